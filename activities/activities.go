@@ -1,0 +1,151 @@
+// Package activities is what a journey does to the world: emails to the
+// customer and notices to the CSM, manager and sponsor. Each send carries an
+// idempotency key (workflow id + step) so that a retried activity never sends
+// the same message twice.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Recipient is who a message goes to.
+type Recipient struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// Action is a one-click answer offered in a customer email.
+type Action struct {
+	ID    string `json:"id"`    // e.g. "book_handoff", "on_track", "need_help"
+	Label string `json:"label"` // what the button says
+}
+
+// CustomerEmail asks for a templated email to the customer's champion.
+type CustomerEmail struct {
+	Key          string            `json:"key"` // idempotency key: workflow id + step
+	CustomerID   string            `json:"customer_id"`
+	Step         string            `json:"step"`
+	To           Recipient         `json:"to"`
+	Template     string            `json:"template"`
+	Data         map[string]string `json:"data"`
+	Actions      []Action          `json:"actions,omitempty"`
+	ScheduledFor time.Time         `json:"scheduled_for"` // journey time the step was due
+}
+
+// Team roles a notice can go to.
+const (
+	RoleCSM     = "csm"
+	RoleManager = "manager"
+	RoleSponsor = "sponsor"
+)
+
+// TeamNotice is a task or escalation for someone on our side.
+type TeamNotice struct {
+	Key          string    `json:"key"`
+	CustomerID   string    `json:"customer_id"`
+	Step         string    `json:"step"`
+	Role         string    `json:"role"`
+	To           Recipient `json:"to"`
+	Subject      string    `json:"subject"`
+	Body         string    `json:"body"`
+	ScheduledFor time.Time `json:"scheduled_for"`
+}
+
+// Sent reports a send. Duplicate means the key was sent before and nothing
+// went out this time.
+type Sent struct {
+	Key       string `json:"key"`
+	MessageID string `json:"message_id"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// Message is a rendered email as a Mailer receives it.
+type Message struct {
+	Key          string    `json:"key"`
+	CustomerID   string    `json:"customer_id"`
+	Step         string    `json:"step"`
+	Kind         string    `json:"kind"` // "customer" or the team role
+	Template     string    `json:"template,omitempty"`
+	To           Recipient `json:"to"`
+	Subject      string    `json:"subject"`
+	Text         string    `json:"text"`
+	Actions      []Action  `json:"actions,omitempty"`
+	ScheduledFor time.Time `json:"scheduled_for"`
+}
+
+// Mailer delivers messages. Send must be idempotent by Message.Key.
+type Mailer interface {
+	Send(ctx context.Context, m Message) (Sent, error)
+}
+
+// ErrPermanent marks a send that will never succeed (a bad address, a
+// rejected request). The journey records it and tasks the CSM instead.
+var ErrPermanent = errors.New("permanent send failure")
+
+// PermanentFailureType is the Temporal error type of a permanent failure.
+const PermanentFailureType = "PermanentSendFailure"
+
+// Activities holds the dependencies of the journey's activities.
+type Activities struct {
+	Mailer    Mailer
+	Templates *Templates
+}
+
+// SendCustomerEmail renders the template and sends it to the champion.
+func (a *Activities) SendCustomerEmail(ctx context.Context, req CustomerEmail) (Sent, error) {
+	subject, text, err := a.Templates.Render(req.Template, req.To, req.Data)
+	if err != nil {
+		// A template that does not render will not render on retry either.
+		return Sent{}, temporal.NewNonRetryableApplicationError(err.Error(), PermanentFailureType, err)
+	}
+	return a.send(ctx, Message{
+		Key: req.Key, CustomerID: req.CustomerID, Step: req.Step, Kind: "customer", Template: req.Template,
+		To: req.To, Subject: subject, Text: text + renderActions(req.Actions), Actions: req.Actions,
+		ScheduledFor: req.ScheduledFor,
+	})
+}
+
+// NotifyTeam sends a task or escalation to the CSM, manager or sponsor.
+func (a *Activities) NotifyTeam(ctx context.Context, req TeamNotice) (Sent, error) {
+	return a.send(ctx, Message{
+		Key: req.Key, CustomerID: req.CustomerID, Step: req.Step, Kind: req.Role,
+		To: req.To, Subject: req.Subject, Text: req.Body, ScheduledFor: req.ScheduledFor,
+	})
+}
+
+func (a *Activities) send(ctx context.Context, m Message) (Sent, error) {
+	if m.Key == "" || m.To.Email == "" {
+		err := fmt.Errorf("message %q to %q: key and recipient are required", m.Key, m.To.Email)
+		return Sent{}, temporal.NewNonRetryableApplicationError(err.Error(), PermanentFailureType, err)
+	}
+	sent, err := a.Mailer.Send(ctx, m)
+	if errors.Is(err, ErrPermanent) {
+		return Sent{}, temporal.NewNonRetryableApplicationError(err.Error(), PermanentFailureType, err)
+	}
+	if err != nil {
+		return Sent{}, err
+	}
+	if activity.IsActivity(ctx) {
+		activity.GetLogger(ctx).Info("email sent", "key", m.Key, "to_role", m.Kind, "duplicate", sent.Duplicate)
+	}
+	return sent, nil
+}
+
+func renderActions(actions []Action) string {
+	if len(actions) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\n\n")
+	for _, a := range actions {
+		fmt.Fprintf(&b, "[ %s ]  (action: %s)\n", a.Label, a.ID)
+	}
+	return b.String()
+}

@@ -1,0 +1,73 @@
+package activities
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"io/fs"
+	"strings"
+	"text/template"
+)
+
+//go:embed templates/*.txt
+var templateFS embed.FS
+
+// Templates renders customer emails. Each template's first line is
+// "Subject: ...", then a blank line, then the body.
+type Templates struct {
+	Product string // the product's name, as customers know it
+	byName  map[string]*template.Template
+}
+
+// LoadTemplates parses the templates embedded in the binary.
+func LoadTemplates(product string) (*Templates, error) {
+	t := &Templates{Product: product, byName: map[string]*template.Template{}}
+	names, err := fs.Glob(templateFS, "templates/*.txt")
+	if err != nil {
+		return nil, err
+	}
+	for _, path := range names {
+		src, err := templateFS.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		name := strings.TrimSuffix(strings.TrimPrefix(path, "templates/"), ".txt")
+		if !strings.HasPrefix(string(src), "Subject: ") {
+			return nil, fmt.Errorf("template %s: first line must be \"Subject: ...\"", name)
+		}
+		tpl, err := template.New(name).Option("missingkey=error").Parse(string(src))
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", name, err)
+		}
+		t.byName[name] = tpl
+	}
+	return t, nil
+}
+
+// Has reports whether a template exists.
+func (t *Templates) Has(name string) bool { _, ok := t.byName[name]; return ok }
+
+// Render fills a template for one recipient; data adds to the standard fields.
+func (t *Templates) Render(name string, to Recipient, data map[string]string) (subject, text string, err error) {
+	tpl, ok := t.byName[name]
+	if !ok {
+		return "", "", fmt.Errorf("unknown template %q", name)
+	}
+	fields := map[string]string{"Product": t.Product, "FirstName": firstName(to.Name)}
+	for k, v := range data {
+		fields[k] = v
+	}
+	var b bytes.Buffer
+	if err := tpl.Execute(&b, fields); err != nil {
+		return "", "", fmt.Errorf("template %s: %w", name, err)
+	}
+	head, body, _ := strings.Cut(b.String(), "\n")
+	return strings.TrimPrefix(head, "Subject: "), strings.TrimLeft(body, "\n"), nil
+}
+
+func firstName(name string) string {
+	if f := strings.Fields(name); len(f) > 0 {
+		return f[0]
+	}
+	return "there"
+}

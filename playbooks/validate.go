@@ -1,0 +1,408 @@
+package playbooks
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Problem is one thing wrong with a playbook, located by line and field.
+type Problem struct {
+	Line    int    `json:"line"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string {
+	if p.Field == "" {
+		return fmt.Sprintf("line %d: %s", p.Line, p.Message)
+	}
+	return fmt.Sprintf("line %d: %s: %s", p.Line, p.Field, p.Message)
+}
+
+// InvalidError lists every problem found in a playbook.
+type InvalidError struct{ Problems []Problem }
+
+func (e *InvalidError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return "invalid playbook: " + strings.Join(lines, "; ")
+}
+
+// Parse reads a playbook from YAML and validates it. Errors name the line.
+func Parse(data []byte) (*Playbook, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &InvalidError{Problems: []Problem{yamlProblem(err)}}
+	}
+	if len(root.Content) == 0 {
+		return nil, &InvalidError{Problems: []Problem{{Line: 1, Message: "the playbook is empty"}}}
+	}
+	var pb Playbook
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&pb); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &InvalidError{Problems: []Problem{yamlProblem(err)}}
+	}
+	v := validator{doc: root.Content[0]}
+	v.check(&pb)
+	if len(v.problems) > 0 {
+		return nil, &InvalidError{Problems: v.problems}
+	}
+	return &pb, nil
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
+
+// yamlProblem turns a yaml.v3 error ("yaml: line 3: ...") into a Problem.
+func yamlProblem(err error) Problem {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		var line int
+		fmt.Sscan(m[1], &line)
+		return Problem{Line: line, Message: strings.TrimSpace(strings.Split(m[2], "\n")[0])}
+	}
+	return Problem{Line: 1, Message: msg}
+}
+
+// Clone returns a deep copy.
+func (p *Playbook) Clone() *Playbook {
+	b, err := json.Marshal(p)
+	if err != nil {
+		panic(err) // plain data: cannot fail
+	}
+	var c Playbook
+	if err := json.Unmarshal(b, &c); err != nil {
+		panic(err)
+	}
+	return &c
+}
+
+// Validate checks a playbook that did not come from YAML (e.g. a journey's
+// snapshot in JSON). Lines are 0 there.
+func (p *Playbook) Validate() error {
+	v := validator{}
+	v.check(p)
+	if len(v.problems) > 0 {
+		return &InvalidError{Problems: v.problems}
+	}
+	return nil
+}
+
+type validator struct {
+	doc      *yaml.Node
+	problems []Problem
+}
+
+// add records a problem at path, a dotted field path with [i] indices.
+func (v *validator) add(path string, format string, args ...any) {
+	v.problems = append(v.problems, Problem{Line: v.line(path), Field: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// line finds the line of path in the YAML tree; the nearest existing parent
+// stands in for a missing field.
+func (v *validator) line(path string) int {
+	n := v.doc
+	if n == nil {
+		return 0
+	}
+	line := n.Line
+	for _, part := range splitPath(path) {
+		next := child(n, part)
+		if next == nil {
+			return line
+		}
+		n, line = next, next.Line
+	}
+	return line
+}
+
+func splitPath(path string) []string {
+	var parts []string
+	for _, seg := range strings.Split(path, ".") {
+		name, idx, ok := strings.Cut(seg, "[")
+		if name != "" {
+			parts = append(parts, name)
+		}
+		for ok {
+			var i string
+			i, idx, _ = strings.Cut(idx, "]")
+			parts = append(parts, "["+i)
+			_, idx, ok = strings.Cut(idx, "[")
+		}
+	}
+	return parts
+}
+
+func child(n *yaml.Node, part string) *yaml.Node {
+	if strings.HasPrefix(part, "[") {
+		var i int
+		if _, err := fmt.Sscan(part[1:], &i); err != nil || n.Kind != yaml.SequenceNode || i >= len(n.Content) {
+			return nil
+		}
+		return n.Content[i]
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == part {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+var clockPattern = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+
+func (v *validator) check(p *Playbook) {
+	if !idPattern.MatchString(p.ID) {
+		v.add("id", "must be 1-63 lower-case letters, digits, '-' or '_'")
+	}
+	if p.Version < 1 {
+		v.add("version", "must be 1 or more")
+	}
+	if strings.TrimSpace(p.Name) == "" {
+		v.add("name", "is required")
+	}
+	if p.OnboardingDays < 1 || p.OnboardingDays > 365 {
+		v.add("onboarding_days", "must be between 1 and 365, got %d", p.OnboardingDays)
+	}
+	v.checkBusinessHours(p.BusinessHours)
+	v.checkHandoff(p)
+	v.checkLadder("late_ladder", p.LateLadder, true)
+	v.checkMilestones(p)
+	v.checkTouchpoints(p)
+	v.checkSilence(p.Silence)
+	v.checkComplaints(p.Complaints)
+	v.checkScoring(p.Scoring)
+	v.checkAdoption(p.Adoption)
+}
+
+func (v *validator) checkBusinessHours(b BusinessHours) {
+	if !clockPattern.MatchString(b.Start) {
+		v.add("business_hours.start", "must be a time like \"09:00\", got %q", b.Start)
+	}
+	if !clockPattern.MatchString(b.End) {
+		v.add("business_hours.end", "must be a time like \"17:00\", got %q", b.End)
+	}
+	if clockPattern.MatchString(b.Start) && clockPattern.MatchString(b.End) && b.End <= b.Start {
+		v.add("business_hours.end", "must be after start (%s)", b.Start)
+	}
+	if len(b.Weekdays) == 0 {
+		v.add("business_hours.weekdays", "name at least one day (mon, tue, ...)")
+	}
+	for i, d := range b.Weekdays {
+		if !slices.Contains(weekdayNames, d) {
+			v.add(fmt.Sprintf("business_hours.weekdays[%d]", i), "unknown day %q (use %s)", d, strings.Join(weekdayNames, ", "))
+		}
+	}
+}
+
+func (v *validator) checkHandoff(p *Playbook) {
+	h := p.Handoff
+	v.template("handoff.template", h.Template)
+	if h.RemindAfterDays < 1 {
+		v.add("handoff.remind_after_days", "must be 1 or more, got %d", h.RemindAfterDays)
+	}
+	if h.EscalateAfterDays <= h.RemindAfterDays {
+		v.add("handoff.escalate_after_days", "must be after remind_after_days (%d), got %d", h.RemindAfterDays, h.EscalateAfterDays)
+	}
+	if p.OnboardingDays > 0 && h.EscalateAfterDays > p.OnboardingDays {
+		v.add("handoff.escalate_after_days", "day %d is after onboarding ends (day %d)", h.EscalateAfterDays, p.OnboardingDays)
+	}
+}
+
+func (v *validator) checkLadder(path string, steps []LadderStep, required bool) {
+	if required && len(steps) == 0 {
+		v.add(path, "needs at least one step")
+	}
+	for i, s := range steps {
+		at := fmt.Sprintf("%s[%d]", path, i)
+		if s.AfterDays < 0 {
+			v.add(at+".after_days", "must not be negative, got %d", s.AfterDays)
+		}
+		if i > 0 && s.AfterDays <= steps[i-1].AfterDays {
+			v.add(at+".after_days", "must be later than the step before (%d)", steps[i-1].AfterDays)
+		}
+		if !slices.Contains(ladderActions, s.Action) {
+			v.add(at+".action", "unknown action %q (use %s)", s.Action, strings.Join(ladderActions, ", "))
+		}
+	}
+}
+
+func (v *validator) checkMilestones(p *Playbook) {
+	if len(p.Milestones) == 0 {
+		v.add("milestones", "needs at least one milestone")
+	}
+	seen := map[string]int{}
+	for i, m := range p.Milestones {
+		at := fmt.Sprintf("milestones[%d]", i)
+		if !idPattern.MatchString(m.ID) {
+			v.add(at+".id", "must be 1-63 lower-case letters, digits, '-' or '_', got %q", m.ID)
+		} else if first, dup := seen[m.ID]; dup {
+			v.add(at+".id", "duplicate id %q (first at milestones[%d])", m.ID, first)
+		} else {
+			seen[m.ID] = i
+		}
+		if strings.TrimSpace(m.Name) == "" {
+			v.add(at+".name", "is required")
+		}
+		switch {
+		case m.DueDay < 0:
+			v.add(at+".due_day", "must not be negative, got %d", m.DueDay)
+		case p.OnboardingDays > 0 && m.DueDay > p.OnboardingDays:
+			v.add(at+".due_day", "day %d is after onboarding ends (day %d)", m.DueDay, p.OnboardingDays)
+		}
+		if !slices.Contains(milestoneOwners, m.Owner) {
+			v.add(at+".owner", "unknown owner %q (use %s)", m.Owner, strings.Join(milestoneOwners, ", "))
+		}
+		v.checkLadder(at+".late", m.Late, false)
+	}
+}
+
+func (v *validator) checkTouchpoints(p *Playbook) {
+	seen := map[string]int{}
+	for i, t := range p.Touchpoints {
+		at := fmt.Sprintf("touchpoints[%d]", i)
+		if !idPattern.MatchString(t.ID) {
+			v.add(at+".id", "must be 1-63 lower-case letters, digits, '-' or '_', got %q", t.ID)
+		} else if first, dup := seen[t.ID]; dup {
+			v.add(at+".id", "duplicate id %q (first at touchpoints[%d])", t.ID, first)
+		} else {
+			seen[t.ID] = i
+		}
+		switch {
+		case t.Day < 0:
+			v.add(at+".day", "must not be negative, got %d", t.Day)
+		case p.OnboardingDays > 0 && t.Day > p.OnboardingDays:
+			v.add(at+".day", "day %d is after onboarding ends (day %d)", t.Day, p.OnboardingDays)
+		}
+		if !slices.Contains(touchpointKinds, t.Kind) {
+			v.add(at+".kind", "unknown kind %q (use %s)", t.Kind, strings.Join(touchpointKinds, ", "))
+		}
+		v.template(at+".template", t.Template)
+	}
+}
+
+func (v *validator) checkSilence(s Silence) {
+	if s.ReengageAfterDays < 1 {
+		v.add("silence.reengage_after_days", "must be 1 or more, got %d", s.ReengageAfterDays)
+	}
+	if s.ManagerAfterDays <= s.ReengageAfterDays {
+		v.add("silence.manager_after_days", "must be after reengage_after_days (%d), got %d", s.ReengageAfterDays, s.ManagerAfterDays)
+	}
+}
+
+func (v *validator) checkComplaints(c Complaints) {
+	for _, sev := range Severities {
+		d, ok := c.SLADays[sev]
+		switch {
+		case !ok:
+			v.add("complaints.sla_days", "missing severity %q", sev)
+		case d <= 0:
+			v.add("complaints.sla_days."+sev, "must be more than 0 days, got %g", d)
+		}
+	}
+	for _, sev := range sortedKeys(c.SLADays) {
+		if !slices.Contains(Severities, sev) {
+			v.add("complaints.sla_days."+sev, "unknown severity %q (use %s)", sev, strings.Join(Severities, ", "))
+		}
+	}
+	if c.SponsorAfterSLADays < 0 {
+		v.add("complaints.sponsor_after_sla_days", "must not be negative, got %g", c.SponsorAfterSLADays)
+	}
+}
+
+func (v *validator) checkScoring(s Scoring) {
+	if s.HalfLifeDays <= 0 {
+		v.add("scoring.half_life_days", "must be more than 0, got %g", s.HalfLifeDays)
+	}
+	if len(s.Weights) == 0 {
+		v.add("scoring.weights", "name at least one event type")
+	}
+	for _, k := range sortedKeys(s.Weights) {
+		if !idPattern.MatchString(k) {
+			v.add("scoring.weights", "event type %q must be lower-case letters, digits, '-' or '_'", k)
+		}
+		if s.Weights[k] < 0 {
+			v.add("scoring.weights."+k, "must not be negative, got %g", s.Weights[k])
+		}
+	}
+	if _, ok := s.Weights["pulse"]; !ok {
+		v.add("scoring.weights", "needs a weight for \"pulse\" (happiness pulse answers)")
+	}
+	for _, f := range []struct {
+		path string
+		val  int
+	}{{"scoring.engaged_at", s.EngagedAt}, {"scoring.happy_at", s.HappyAt}, {"scoring.initial_happiness", s.InitialHappiness}} {
+		if f.val < 1 || f.val > 100 {
+			v.add(f.path, "must be between 1 and 100, got %d", f.val)
+		}
+	}
+	for _, sev := range Severities {
+		if pen, ok := s.ComplaintPenalty[sev]; !ok || pen < 0 || pen > 100 {
+			v.add("scoring.complaint_penalty", "needs a penalty between 0 and 100 for %q", sev)
+		}
+	}
+	if s.ResolvedResidual < 0 || s.ResolvedResidual > 1 {
+		v.add("scoring.resolved_residual", "must be a fraction between 0 and 1, got %g", s.ResolvedResidual)
+	}
+	if s.ResidualDays < 0 {
+		v.add("scoring.residual_days", "must not be negative, got %d", s.ResidualDays)
+	}
+	if s.SilencePenalty < 0 || s.SilencePenalty > 50 {
+		v.add("scoring.silence_penalty", "must be between 0 and 50, got %d", s.SilencePenalty)
+	}
+}
+
+func (v *validator) checkAdoption(a Adoption) {
+	if a.CheckinEveryDays < 1 {
+		v.add("adoption.checkin_every_days", "must be 1 or more, got %d", a.CheckinEveryDays)
+	}
+	if a.QBREveryDays < 1 {
+		v.add("adoption.qbr_every_days", "must be 1 or more, got %d", a.QBREveryDays)
+	} else if a.CheckinEveryDays >= 1 && a.CheckinEveryDays%a.QBREveryDays == 0 {
+		v.add("adoption.checkin_every_days", "every check-in would fall on a QBR day (QBRs every %d days)", a.QBREveryDays)
+	}
+	v.template("adoption.checkin_template", a.CheckinTemplate)
+	v.template("adoption.qbr_template", a.QBRTemplate)
+	v.template("adoption.renewal_template", a.RenewalTemplate)
+	for i, d := range a.RenewalReminderDays {
+		at := fmt.Sprintf("adoption.renewal_reminder_days[%d]", i)
+		if d < 1 || d > 365 {
+			v.add(at, "must be between 1 and 365 days before renewal, got %d", d)
+		}
+		if i > 0 && d >= a.RenewalReminderDays[i-1] {
+			v.add(at, "must be fewer days than the reminder before (%d): list them furthest first", a.RenewalReminderDays[i-1])
+		}
+	}
+}
+
+func (v *validator) template(path, name string) {
+	if name == "" {
+		v.add(path, "is required")
+	} else if !slices.Contains(CustomerTemplates, name) {
+		v.add(path, "unknown template %q (use %s)", name, strings.Join(CustomerTemplates, ", "))
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

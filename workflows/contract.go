@@ -1,0 +1,266 @@
+// Package workflows holds the CustomerLifecycle workflow. This file is its
+// public contract: everything a caller (the API server, the worker, tests)
+// may use. Callers never reach into the workflow's internals.
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/seed-a80403e2/lifecycle/playbooks"
+)
+
+// TaskQueue is where lifecycle workflows and their activities run.
+const TaskQueue = "customer-lifecycle"
+
+// WorkflowName is the registered name of the journey workflow.
+const WorkflowName = "CustomerLifecycle"
+
+// Message names.
+const (
+	UpdateEvent     = "event"
+	UpdateComplaint = "complaint"
+	UpdateOutcome   = "outcome"
+	UpdatePause     = "pause"
+	UpdateResume    = "resume"
+	UpdateReassign  = "reassign"
+	QueryState      = "state"
+	QueryTimeline   = "timeline"
+)
+
+// DefaultDayLength is one journey day in real time.
+const DefaultDayLength = 24 * time.Hour
+
+var accountIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// WorkflowID derives the journey's workflow ID from the account id, so that a
+// second start for the same account finds the first journey.
+func WorkflowID(accountID string) string { return "customer:" + accountID }
+
+// ValidAccountID reports whether id can name a customer.
+func ValidAccountID(id string) bool { return accountIDPattern.MatchString(id) }
+
+// Search attributes the journey keeps up to date for listing.
+var (
+	SAHealth      = temporal.NewSearchAttributeKeyKeyword("LifecycleHealth")
+	SAQuadrant    = temporal.NewSearchAttributeKeyKeyword("LifecycleQuadrant")
+	SAPhase       = temporal.NewSearchAttributeKeyKeyword("LifecyclePhase")
+	SACSMEmail    = temporal.NewSearchAttributeKeyKeyword("LifecycleCSMEmail")
+	SAEngagement  = temporal.NewSearchAttributeKeyInt64("LifecycleEngagement")
+	SAHappiness   = temporal.NewSearchAttributeKeyInt64("LifecycleHappiness")
+	SARenewalDate = temporal.NewSearchAttributeKeyTime("LifecycleRenewalDate")
+)
+
+// Phases of a journey.
+const (
+	PhaseHandoff    = "handoff"
+	PhaseOnboarding = "onboarding"
+	PhaseAdoption   = "adoption"
+	PhasePaused     = "paused"
+	PhaseEnded      = "ended"
+)
+
+// Health colours and quadrants.
+const (
+	HealthGreen  = "green"
+	HealthYellow = "yellow"
+	HealthRed    = "red"
+
+	QuadrantChampion = "champion"
+	QuadrantVocal    = "vocal"
+	QuadrantQuiet    = "quiet"
+	QuadrantAtRisk   = "at-risk"
+)
+
+// Person is someone on our side (CSM) or theirs (champion).
+type Person struct {
+	Name     string `json:"name"`
+	Email    string `json:"email"`
+	TimeZone string `json:"time_zone,omitempty"` // IANA zone; contacts only
+}
+
+// Account is the customer's company.
+type Account struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Plan        string    `json:"plan"`
+	RenewalDate time.Time `json:"renewal_date"`
+}
+
+// JourneyInput starts (or, with Carry set, continues) a journey.
+type JourneyInput struct {
+	Account      Account             `json:"account"`
+	Champion     Person              `json:"champion"`
+	CSM          Person              `json:"csm"`
+	ManagerEmail string              `json:"manager_email"`
+	SponsorEmail string              `json:"sponsor_email,omitempty"` // executive sponsor; the manager when empty
+	DealID       string              `json:"deal_id"`
+	Playbook     *playbooks.Playbook `json:"playbook"`
+	DayLength    time.Duration       `json:"day_length"`
+
+	// Carry is the state handed from one run to the next by continue-as-new.
+	Carry *Carry `json:"carry,omitempty"`
+}
+
+// Validate checks a start request; the API calls it before starting anything.
+func (in *JourneyInput) Validate() error {
+	var errs []error
+	field := func(name, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: name, Message: fmt.Sprintf(format, args...)})
+	}
+	if !ValidAccountID(in.Account.ID) {
+		field("account.id", "must be 1-128 letters, digits, '.', '_' or '-'")
+	}
+	if strings.TrimSpace(in.Account.Name) == "" {
+		field("account.name", "is required")
+	}
+	if in.Account.RenewalDate.IsZero() {
+		field("account.renewal_date", "is required")
+	}
+	if strings.TrimSpace(in.Champion.Name) == "" {
+		field("champion.name", "is required")
+	}
+	if !validEmail(in.Champion.Email) {
+		field("champion.email", "is not an email address")
+	}
+	if _, err := loadZone(in.Champion.TimeZone); err != nil {
+		field("champion.time_zone", "%v", err)
+	}
+	if strings.TrimSpace(in.CSM.Name) == "" {
+		field("csm.name", "is required")
+	}
+	if !validEmail(in.CSM.Email) {
+		field("csm.email", "is not an email address")
+	}
+	if !validEmail(in.ManagerEmail) {
+		field("manager_email", "is not an email address")
+	}
+	if in.SponsorEmail != "" && !validEmail(in.SponsorEmail) {
+		field("sponsor_email", "is not an email address")
+	}
+	if strings.TrimSpace(in.DealID) == "" {
+		field("deal_id", "is required")
+	}
+	if in.DayLength < 0 || (in.DayLength > 0 && in.DayLength < 100*time.Millisecond) {
+		field("day_length", "must be at least 100ms")
+	}
+	if in.Playbook == nil {
+		field("playbook", "is required")
+	} else if err := in.Playbook.Validate(); err != nil {
+		field("playbook", "%v", err)
+	}
+	return errors.Join(errs...)
+}
+
+// FieldError names the input field that is wrong.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+func validEmail(s string) bool {
+	at := strings.LastIndexByte(s, '@')
+	return at > 0 && at < len(s)-3 && strings.Contains(s[at:], ".") && !strings.ContainsAny(s, " \t\r\n<>,;\"")
+}
+
+// EngagementEvent is something the customer did. ID deduplicates it.
+type EngagementEvent struct {
+	ID         string            `json:"id"`
+	Type       string            `json:"type"`
+	Time       time.Time         `json:"time,omitempty"`
+	Source     string            `json:"source,omitempty"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+}
+
+// EventResult answers an engagement event.
+type EventResult struct {
+	Duplicate  bool `json:"duplicate"`
+	Engagement int  `json:"engagement"`
+	Happiness  int  `json:"happiness"`
+}
+
+// Complaint is a customer's complaint as received.
+type Complaint struct {
+	Severity string `json:"severity"`
+	Summary  string `json:"summary"`
+	Source   string `json:"source,omitempty"`
+}
+
+// ComplaintReceipt answers a complaint.
+type ComplaintReceipt struct {
+	ComplaintID string    `json:"complaint_id"`
+	SLADue      time.Time `json:"sla_due"`
+}
+
+// Outcome kinds a CSM records.
+const (
+	OutcomeHandoffHeld       = "handoff_held"
+	OutcomeMilestoneDone     = "milestone_completed"
+	OutcomeMilestoneBlocked  = "milestone_blocked"
+	OutcomeComplaintResolved = "complaint_resolved"
+	OutcomeMeetingHeld       = "meeting_held"
+	OutcomeSentiment         = "sentiment"
+	OutcomeRisk              = "risk"
+	OutcomeRenewed           = "renewed"
+	OutcomeChurned           = "churned"
+	OutcomeOffboarded        = "offboarded"
+)
+
+// OutcomeKinds lists every outcome kind.
+var OutcomeKinds = []string{
+	OutcomeHandoffHeld, OutcomeMilestoneDone, OutcomeMilestoneBlocked, OutcomeComplaintResolved,
+	OutcomeMeetingHeld, OutcomeSentiment, OutcomeRisk, OutcomeRenewed, OutcomeChurned, OutcomeOffboarded,
+}
+
+// Outcome is what a CSM records. Fields beyond Kind depend on the kind.
+type Outcome struct {
+	Kind        string    `json:"kind"`
+	MilestoneID string    `json:"milestone_id,omitempty"` // milestone_completed, milestone_blocked
+	ComplaintID string    `json:"complaint_id,omitempty"` // complaint_resolved
+	Sentiment   int       `json:"sentiment,omitempty"`    // sentiment: 1 (very unhappy) to 5 (delighted)
+	Risk        string    `json:"risk,omitempty"`         // risk: "none", "low", "medium", "high"
+	RenewalDate time.Time `json:"renewal_date,omitempty"` // renewed: the new renewal date (default +1 year)
+	Note        string    `json:"note,omitempty"`
+	By          string    `json:"by,omitempty"`
+}
+
+// PauseRequest pauses a journey (holiday, legal hold, ...).
+type PauseRequest struct {
+	Reason string `json:"reason"`
+	By     string `json:"by,omitempty"`
+}
+
+// ResumeRequest resumes a paused journey.
+type ResumeRequest struct {
+	By string `json:"by,omitempty"`
+}
+
+// Reassignment hands the customer to another CSM.
+type Reassignment struct {
+	CSM    Person `json:"csm"`
+	Reason string `json:"reason,omitempty"`
+	By     string `json:"by,omitempty"`
+}
+
+// IsValidationError tells the API that err came from an update validator (a
+// 422), not from Temporal being unreachable.
+func IsValidationError(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == validationErrorType
+}
+
+const validationErrorType = "ValidationError"
+
+func rejectf(format string, args ...any) error {
+	return temporal.NewApplicationError(fmt.Sprintf(format, args...), validationErrorType)
+}
+
+func oneOf(v string, options []string) bool { return slices.Contains(options, v) }

@@ -1,0 +1,411 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/seed-a80403e2/lifecycle/playbooks"
+)
+
+// DuplicateEventType is the rejection type of an event id already counted;
+// the API answers it as a success with duplicate=true.
+const DuplicateEventType = "DuplicateEvent"
+
+// IsDuplicateEvent reports whether an event update was rejected as a repeat.
+func IsDuplicateEvent(err error) bool {
+	var appErr *temporal.ApplicationError
+	return err != nil && errors.As(err, &appErr) && appErr.Type() == DuplicateEventType
+}
+
+func (j *journey) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) {
+		return j.state(workflow.Now(ctx)), nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryTimeline, func() (Timeline, error) {
+		return j.timeline(), nil
+	}); err != nil {
+		return err
+	}
+	updates := []struct {
+		name      string
+		handler   any
+		validator any
+	}{
+		{UpdateEvent, j.onEvent, j.validateEvent},
+		{UpdateComplaint, j.onComplaint, j.validateComplaint},
+		{UpdateOutcome, j.onOutcome, j.validateOutcome},
+		{UpdatePause, j.onPause, j.validatePause},
+		{UpdateResume, j.onResume, j.validateResume},
+		{UpdateReassign, j.onReassign, j.validateReassign},
+	}
+	for _, u := range updates {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler,
+			workflow.UpdateHandlerOptions{Validator: u.validator}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (j *journey) open() error {
+	if j.c.Ended != nil {
+		return rejectf("the journey has ended (%s)", j.c.Ended.Kind)
+	}
+	return nil
+}
+
+// ValidateEvent checks an event's shape against a playbook; the API runs it
+// too, before anything reaches Temporal.
+func ValidateEvent(pb *playbooks.Playbook, ev EngagementEvent) error {
+	switch {
+	case ev.ID == "" || len(ev.ID) > 200:
+		return rejectf("id: must be 1-200 characters")
+	case ev.Type == "":
+		return rejectf("type: is required")
+	case len(ev.Attributes) > 32:
+		return rejectf("attributes: at most 32")
+	case len(ev.Source) > 100:
+		return rejectf("source: at most 100 characters")
+	}
+	if _, ok := pb.Scoring.Weights[ev.Type]; !ok {
+		return rejectf("type: unknown event type %q (known: %s)", ev.Type, strings.Join(sortedWeights(pb), ", "))
+	}
+	if ev.Type == "pulse" {
+		if n, err := strconv.Atoi(ev.Attributes["score"]); err != nil || n < 1 || n > 5 {
+			return rejectf("attributes.score: a pulse needs a score from 1 to 5")
+		}
+	}
+	for k, v := range ev.Attributes {
+		if len(k) > 64 || len(v) > 1000 {
+			return rejectf("attributes: keys up to 64 and values up to 1000 characters")
+		}
+	}
+	return nil
+}
+
+func sortedWeights(pb *playbooks.Playbook) []string {
+	var keys []string
+	for k := range pb.Scoring.Weights {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func (j *journey) validateEvent(ev EngagementEvent) error {
+	if err := j.open(); err != nil {
+		return err
+	}
+	if slices.Contains(j.c.Seen, ev.ID) {
+		return temporal.NewApplicationError("event "+ev.ID+" was already counted", DuplicateEventType)
+	}
+	return ValidateEvent(j.pb, ev)
+}
+
+func (j *journey) onEvent(ctx workflow.Context, ev EngagementEvent) (EventResult, error) {
+	now := workflow.Now(ctx)
+	j.c.Seen = append(j.c.Seen, ev.ID)
+	if over := len(j.c.Seen) - MaxSeenEvents; over > 0 {
+		j.c.Seen = slices.Clone(j.c.Seen[over:])
+	}
+	j.engage(now, j.pb.Scoring.Weights[ev.Type])
+	summary := title(ev.Type)
+	switch ev.Type {
+	case "pulse":
+		score, _ := strconv.Atoi(ev.Attributes["score"])
+		h := &j.c.Happiness
+		if h.Pulses == 0 {
+			h.PulseAvg = pulseScore(score)
+		} else {
+			h.PulseAvg = (h.PulseAvg + pulseScore(score)) / 2
+		}
+		h.Pulses++
+		summary = fmt.Sprintf("Happiness pulse: %d of 5", score)
+	case "handoff_booked":
+		if j.c.Handoff.BookedAt.IsZero() {
+			j.c.Handoff.BookedAt = now.UTC()
+		}
+		summary = "Handoff call booked"
+	}
+	cause := "event " + ev.ID
+	if ev.Source != "" {
+		cause += " from " + ev.Source
+	}
+	j.entry(now, EntryEvent, "event:"+ev.ID, summary, cause, "")
+	j.poke()
+	return EventResult{Engagement: j.engagement(now), Happiness: j.happiness(now)}, nil
+}
+
+func (j *journey) validateComplaint(c Complaint) error {
+	if err := j.open(); err != nil {
+		return err
+	}
+	return ValidateComplaint(c)
+}
+
+// ValidateComplaint checks a complaint's fields.
+func ValidateComplaint(c Complaint) error {
+	switch {
+	case !oneOf(c.Severity, playbooks.Severities):
+		return rejectf("severity: must be one of %s", strings.Join(playbooks.Severities, ", "))
+	case strings.TrimSpace(c.Summary) == "":
+		return rejectf("summary: is required")
+	case len(c.Summary) > 4000:
+		return rejectf("summary: at most 4000 characters")
+	}
+	return nil
+}
+
+func (j *journey) onComplaint(ctx workflow.Context, c Complaint) (ComplaintReceipt, error) {
+	now := workflow.Now(ctx).UTC()
+	j.c.NextComplaint++
+	run := ComplaintRun{
+		ID: fmt.Sprintf("c%d", j.c.NextComplaint), Severity: c.Severity, Summary: c.Summary, Source: c.Source,
+		Status: ComplaintOpen, ReceivedAt: now, SLADue: now.Add(j.days(j.pb.Complaints.SLADays[c.Severity])),
+	}
+	j.c.Complaints = append(j.c.Complaints, run)
+	// A complaint is engagement too: the customer cares enough to say so.
+	j.engage(now, j.pb.Scoring.Weights["complaint"])
+	j.entry(now, EntryComplaint, "complaint:"+run.ID, fmt.Sprintf("Complaint (%s): %s", c.Severity, firstLine(c.Summary)),
+		"received"+via(c.Source), "")
+	j.poke()
+	return ComplaintReceipt{ComplaintID: run.ID, SLADue: run.SLADue}, nil
+}
+
+func via(source string) string {
+	if source == "" {
+		return ""
+	}
+	return " via " + source
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}
+
+func (j *journey) validateOutcome(o Outcome) error {
+	if err := j.open(); err != nil {
+		return err
+	}
+	if len(o.Note) > 4000 {
+		return rejectf("note: at most 4000 characters")
+	}
+	switch o.Kind {
+	case OutcomeHandoffHeld:
+		if !j.c.Handoff.HeldAt.IsZero() {
+			return rejectf("kind: the handoff call was already recorded")
+		}
+	case OutcomeMilestoneDone, OutcomeMilestoneBlocked:
+		run := j.milestone(o.MilestoneID)
+		switch {
+		case run == nil:
+			return rejectf("milestone_id: unknown milestone %q", o.MilestoneID)
+		case run.Status == MilestoneDone:
+			return rejectf("milestone_id: milestone %q is already completed", o.MilestoneID)
+		case o.Kind == OutcomeMilestoneBlocked && strings.TrimSpace(o.Note) == "":
+			return rejectf("note: say what blocks the milestone")
+		}
+	case OutcomeComplaintResolved:
+		c := j.complaint(o.ComplaintID)
+		switch {
+		case c == nil:
+			return rejectf("complaint_id: no complaint %q", o.ComplaintID)
+		case c.Status != ComplaintOpen:
+			return rejectf("complaint_id: complaint %q is already resolved", o.ComplaintID)
+		}
+	case OutcomeSentiment:
+		if o.Sentiment < 1 || o.Sentiment > 5 {
+			return rejectf("sentiment: must be 1 (very unhappy) to 5 (delighted)")
+		}
+	case OutcomeRisk:
+		if !oneOf(o.Risk, []string{"none", "low", "medium", "high"}) {
+			return rejectf("risk: must be none, low, medium or high")
+		}
+	case OutcomeRenewed:
+		if !o.RenewalDate.IsZero() && !o.RenewalDate.After(j.c.RenewalDate) {
+			return rejectf("renewal_date: must be after the current renewal date %s", j.c.RenewalDate.Format("2006-01-02"))
+		}
+	case OutcomeMeetingHeld, OutcomeChurned, OutcomeOffboarded:
+	default:
+		return rejectf("kind: unknown outcome %q (use %s)", o.Kind, strings.Join(OutcomeKinds, ", "))
+	}
+	return nil
+}
+
+func (j *journey) milestone(id string) *MilestoneRun {
+	for i := range j.c.Milestones {
+		if j.c.Milestones[i].ID == id {
+			return &j.c.Milestones[i]
+		}
+	}
+	return nil
+}
+
+func (j *journey) complaint(id string) *ComplaintRun {
+	for i := range j.c.Complaints {
+		if j.c.Complaints[i].ID == id {
+			return &j.c.Complaints[i]
+		}
+	}
+	return nil
+}
+
+func (j *journey) onOutcome(ctx workflow.Context, o Outcome) (State, error) {
+	now := workflow.Now(ctx).UTC()
+	summary, step := "", "outcome:"+o.Kind
+	switch o.Kind {
+	case OutcomeHandoffHeld:
+		j.c.Handoff.HeldAt = now
+		j.engage(now, j.pb.Scoring.Weights["meeting_held"])
+		summary = "Handoff call held"
+	case OutcomeMilestoneDone:
+		run := j.milestone(o.MilestoneID)
+		run.Status, run.CompletedAt, run.CompletedOn, run.Blocker = MilestoneDone, now, j.dayOf(now), ""
+		summary, step = "Milestone completed: "+o.MilestoneID, step+":"+o.MilestoneID
+	case OutcomeMilestoneBlocked:
+		run := j.milestone(o.MilestoneID)
+		run.Status, run.Blocker = MilestoneBlocked, firstLine(o.Note)
+		summary, step = "Milestone blocked: "+o.MilestoneID, step+":"+o.MilestoneID
+	case OutcomeComplaintResolved:
+		c := j.complaint(o.ComplaintID)
+		c.Status, c.ResolvedAt, c.Resolution = ComplaintResolved, now, o.Note
+		summary, step = "Complaint resolved: "+o.ComplaintID, step+":"+o.ComplaintID
+		j.pruneComplaints(now)
+	case OutcomeMeetingHeld:
+		j.engage(now, j.pb.Scoring.Weights["meeting_held"])
+		summary = "Meeting held"
+	case OutcomeSentiment:
+		j.c.Happiness.Sentiment = o.Sentiment
+		summary = fmt.Sprintf("CSM sentiment: %d of 5", o.Sentiment)
+	case OutcomeRisk:
+		j.c.Happiness.Risk = o.Risk
+		if o.Risk == "none" {
+			j.c.Happiness.Risk = ""
+		}
+		summary = "Risk: " + o.Risk
+	case OutcomeRenewed:
+		next := o.RenewalDate
+		if next.IsZero() {
+			next = j.c.RenewalDate.AddDate(1, 0, 0)
+		}
+		j.startTerm(now, next, "renewal recorded")
+		summary = "Renewed until " + next.Format("2006-01-02")
+	case OutcomeChurned, OutcomeOffboarded:
+		j.c.Ended = &Ending{Kind: o.Kind, At: now, Note: o.Note}
+		summary = "Journey ended: " + o.Kind
+	}
+	j.entry(now, EntryOutcome, step, summary, outcomeCause(o), "")
+	j.poke()
+	return j.state(now), nil
+}
+
+func outcomeCause(o Outcome) string {
+	cause := "recorded"
+	if o.By != "" {
+		cause += " by " + o.By
+	}
+	if o.Note != "" {
+		cause += ": " + firstLine(o.Note)
+	}
+	return cause
+}
+
+// pruneComplaints keeps open complaints and resolved ones still weighing on
+// happiness, plus the last 20 for the record.
+func (j *journey) pruneComplaints(now time.Time) {
+	residual := j.days(float64(j.pb.Scoring.ResidualDays))
+	var kept []ComplaintRun
+	for i, c := range j.c.Complaints {
+		if c.Status == ComplaintOpen || now.Sub(c.ResolvedAt) < residual || i >= len(j.c.Complaints)-20 {
+			kept = append(kept, c)
+		}
+	}
+	j.c.Complaints = kept
+}
+
+func (j *journey) validatePause(p PauseRequest) error {
+	if err := j.open(); err != nil {
+		return err
+	}
+	switch {
+	case !j.c.PausedAt.IsZero():
+		return rejectf("the journey is already paused")
+	case strings.TrimSpace(p.Reason) == "":
+		return rejectf("reason: say why the journey is paused")
+	}
+	return nil
+}
+
+func (j *journey) onPause(ctx workflow.Context, p PauseRequest) (State, error) {
+	now := workflow.Now(ctx).UTC()
+	j.entry(now, EntrySystem, "pause", "Journey paused", p.Reason+by(p.By), "")
+	j.c.PausedAt, j.c.PauseReason = now, p.Reason
+	j.poke()
+	return j.state(now), nil
+}
+
+func (j *journey) validateResume(ResumeRequest) error {
+	if err := j.open(); err != nil {
+		return err
+	}
+	if j.c.PausedAt.IsZero() {
+		return rejectf("the journey is not paused")
+	}
+	return nil
+}
+
+func (j *journey) onResume(ctx workflow.Context, r ResumeRequest) (State, error) {
+	now := workflow.Now(ctx).UTC()
+	paused := now.Sub(j.c.PausedAt)
+	j.c.PausedTotal += paused
+	j.c.PausedAt, j.c.PauseReason = time.Time{}, ""
+	j.entry(now, EntrySystem, "resume", "Journey resumed",
+		fmt.Sprintf("paused for %.1f days; the schedule moves by as much%s", float64(paused)/float64(j.in.DayLength), by(r.By)), "")
+	j.poke()
+	return j.state(now), nil
+}
+
+func by(who string) string {
+	if who == "" {
+		return ""
+	}
+	return " (by " + who + ")"
+}
+
+func (j *journey) validateReassign(r Reassignment) error {
+	if err := j.open(); err != nil {
+		return err
+	}
+	switch {
+	case strings.TrimSpace(r.CSM.Name) == "":
+		return rejectf("csm.name: is required")
+	case !validEmail(r.CSM.Email):
+		return rejectf("csm.email: is not an email address")
+	case strings.EqualFold(r.CSM.Email, j.c.CSM.Email):
+		return rejectf("csm.email: %s is already the CSM", r.CSM.Email)
+	}
+	return nil
+}
+
+func (j *journey) onReassign(ctx workflow.Context, r Reassignment) (State, error) {
+	now := workflow.Now(ctx).UTC()
+	old := j.c.CSM
+	j.c.CSM = Person{Name: r.CSM.Name, Email: r.CSM.Email}
+	j.c.Reassignments++
+	j.entry(now, EntryOutcome, "reassign", fmt.Sprintf("CSM changed from %s to %s", old.Name, r.CSM.Name), strings.TrimSpace(r.Reason+by(r.By)), "")
+	j.poke()
+	return j.state(now), nil
+}

@@ -1,0 +1,131 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/seed-a80403e2/lifecycle/activities"
+	"github.com/seed-a80403e2/lifecycle/playbooks"
+)
+
+type action = activities.Action
+
+// One-click answers offered in customer emails.
+var (
+	actBookHandoff = action{ID: "book_handoff", Label: "Book your handoff call"}
+	actOnTrack     = action{ID: "on_track", Label: "I'm on track"}
+	actNeedHelp    = action{ID: "need_help", Label: "I need help"}
+	actProblem     = action{ID: "report_problem", Label: "Something is wrong"}
+	actRegister    = action{ID: "register", Label: "Save my seat"}
+	actBookReview  = action{ID: "book_review", Label: "Book the review"}
+	pulseActions   = []action{
+		{ID: "pulse_5", Label: "😀 Great"}, {ID: "pulse_4", Label: "🙂 Good"}, {ID: "pulse_3", Label: "😐 Okay"},
+		{ID: "pulse_2", Label: "🙁 Not great"}, {ID: "pulse_1", Label: "😞 Bad"},
+	}
+)
+
+func actionsFor(kind string) []action {
+	switch kind {
+	case playbooks.KindTrainingInvite, playbooks.KindWebinarInvite:
+		return []action{actRegister}
+	case playbooks.KindHappinessPulse:
+		return append(append([]action(nil), pulseActions...), actProblem)
+	case playbooks.KindReview:
+		return []action{actBookReview, actProblem}
+	default:
+		return []action{actOnTrack, actNeedHelp, actProblem}
+	}
+}
+
+const (
+	roleCSM     = activities.RoleCSM
+	roleManager = activities.RoleManager
+	roleSponsor = activities.RoleSponsor
+)
+
+// activityOptions: a send is retried until it succeeds or fails for good;
+// the idempotency key makes every retry safe.
+var activityOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 30 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        10 * time.Minute,
+		NonRetryableErrorTypes: []string{activities.PermanentFailureType},
+	},
+}
+
+// acts is only used for method references; the worker registers the real one.
+var acts *activities.Activities
+
+func (j *journey) key(step string) string { return j.wfID + "/" + step }
+
+func (j *journey) emailCustomer(ctx workflow.Context, now time.Time, step, template string, data map[string]string, actions []action, summary, cause string) error {
+	fields := map[string]string{
+		"AccountName": j.in.Account.Name, "CSMName": j.c.CSM.Name, "CSMEmail": j.c.CSM.Email,
+		"Day": fmt.Sprint(int(j.dayOf(now))),
+	}
+	for k, v := range data {
+		fields[k] = v
+	}
+	req := activities.CustomerEmail{
+		Key: j.key(step), CustomerID: j.in.Account.ID, Step: step,
+		To:       activities.Recipient{Name: j.in.Champion.Name, Email: j.in.Champion.Email},
+		Template: template, Data: fields, Actions: actions, ScheduledFor: now,
+	}
+	j.entry(now, EntryTouchpoint, step, summary, cause, j.in.Champion.Email)
+	var sent activities.Sent
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions), acts.SendCustomerEmail, req).Get(ctx, &sent)
+	return j.sendFailed(ctx, now, step, "customer", err)
+}
+
+func (j *journey) recipient(role string) activities.Recipient {
+	switch role {
+	case roleManager:
+		return activities.Recipient{Name: "CS manager", Email: j.in.ManagerEmail}
+	case roleSponsor:
+		if j.in.SponsorEmail != "" {
+			return activities.Recipient{Name: "Executive sponsor", Email: j.in.SponsorEmail}
+		}
+		return activities.Recipient{Name: "CS manager (as executive sponsor)", Email: j.in.ManagerEmail}
+	default:
+		return activities.Recipient{Name: j.c.CSM.Name, Email: j.c.CSM.Email}
+	}
+}
+
+func (j *journey) notify(ctx workflow.Context, now time.Time, role, step, subject, body, cause string) error {
+	to := j.recipient(role)
+	kind := EntryEscalation
+	if role == roleCSM {
+		kind = EntryTask
+	}
+	req := activities.TeamNotice{
+		Key: j.key(step), CustomerID: j.in.Account.ID, Step: step, Role: role, To: to,
+		Subject: subject, Body: body + "\n\nWhy: " + cause, ScheduledFor: now,
+	}
+	j.entry(now, kind, step, subject, cause, to.Email)
+	var sent activities.Sent
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions), acts.NotifyTeam, req).Get(ctx, &sent)
+	return j.sendFailed(ctx, now, step, role, err)
+}
+
+// sendFailed turns a permanent send failure into a timeline entry and a CSM
+// task, so nothing is lost silently. Only cancellation stops the journey.
+func (j *journey) sendFailed(ctx workflow.Context, now time.Time, step, role string, err error) error {
+	var appErr *temporal.ApplicationError
+	if err == nil || !errors.As(err, &appErr) {
+		return err
+	}
+	j.entry(now, EntrySystem, step+":failed", fmt.Sprintf("Email to %s failed permanently", role), appErr.Error(), "")
+	if role == roleCSM {
+		j.log.Error("notice to CSM failed permanently", "step", step, "error", err)
+		return nil
+	}
+	return j.notify(ctx, now, roleCSM, step+":failed", fmt.Sprintf("%s: an email could not be sent", j.in.Account.Name),
+		fmt.Sprintf("The %s email for step %s failed permanently: %s. Reach the recipient another way.", role, step, appErr.Error()),
+		"permanent email failure")
+}

@@ -1,0 +1,206 @@
+package workflows
+
+import "time"
+
+// Carry is the journey's whole state. It is carried across continue-as-new
+// unchanged, so nothing a customer did or was sent is forgotten.
+type Carry struct {
+	Start       time.Time      `json:"start"`        // journey day 0
+	PausedTotal time.Duration  `json:"paused_total"` // shifts every journey day
+	PausedAt    time.Time      `json:"paused_at,omitzero"`
+	PauseReason string         `json:"pause_reason,omitempty"`
+	Term        int            `json:"term"`
+	RenewalDate time.Time      `json:"renewal_date"`
+	CSM         Person         `json:"csm"`
+	Ended       *Ending        `json:"ended,omitempty"`
+	Handoff     HandoffState   `json:"handoff"`
+	Milestones  []MilestoneRun `json:"milestones"`
+	// TouchpointsSent marks playbook touchpoints already sent, by index.
+	TouchpointsSent []bool         `json:"touchpoints_sent"`
+	Silence         SilenceState   `json:"silence"`
+	Engagement      EngagementCalc `json:"engagement"`
+	Happiness       HappinessCalc  `json:"happiness"`
+	Complaints      []ComplaintRun `json:"complaints"`
+	NextComplaint   int            `json:"next_complaint"`
+	Adoption        AdoptionState  `json:"adoption"`
+	Timeline        TimelineLog    `json:"timeline"`
+	Scores          []ScorePoint   `json:"scores"`
+	// Seen holds the most recent engagement event ids, oldest first.
+	Seen []string `json:"seen"`
+	Runs int      `json:"runs"`
+	// Reassignments counts CSM changes; HandoversSent the notes sent for them.
+	Reassignments int      `json:"reassignments"`
+	HandoversSent int      `json:"handovers_sent"`
+	Upserted      SAValues `json:"upserted"`
+}
+
+// Ending records how a journey ended.
+type Ending struct {
+	Kind string    `json:"kind"` // churned or offboarded
+	At   time.Time `json:"at"`
+	Note string    `json:"note,omitempty"`
+}
+
+// HandoffState tracks the day-0 handoff.
+type HandoffState struct {
+	WelcomeSent  bool      `json:"welcome_sent"`
+	CSMTaskSent  bool      `json:"csm_task_sent"`
+	ReminderSent bool      `json:"reminder_sent"`
+	Escalated    bool      `json:"escalated"`
+	BookedAt     time.Time `json:"booked_at,omitzero"`
+	HeldAt       time.Time `json:"held_at,omitzero"`
+}
+
+// Milestone statuses.
+const (
+	MilestonePending = "pending"
+	MilestoneDone    = "done"
+	MilestoneBlocked = "blocked"
+)
+
+// MilestoneRun is a playbook milestone's progress in this journey.
+type MilestoneRun struct {
+	ID          string    `json:"id"`
+	Status      string    `json:"status"`
+	LateStage   int       `json:"late_stage"` // ladder steps already taken
+	CompletedAt time.Time `json:"completed_at,omitzero"`
+	CompletedOn float64   `json:"completed_day,omitempty"`
+	Blocker     string    `json:"blocker,omitempty"`
+}
+
+// SilenceState tracks the re-engagement cycle. Anchor is the journey time
+// the silence is counted from: the last engagement, or the last manager
+// escalation, which starts a new cycle.
+type SilenceState struct {
+	Anchor time.Duration `json:"anchor"`
+	Stage  int           `json:"stage"` // 0 none, 1 re-engagement sent
+	Cycle  int           `json:"cycle"` // numbers the cycles, for step keys
+}
+
+// EngagementCalc is a decaying sum: Raw points at journey time At.
+type EngagementCalc struct {
+	Raw         float64       `json:"raw"`
+	At          time.Duration `json:"at"`
+	LastEvent   time.Time     `json:"last_event,omitzero"`
+	LastEventJT time.Duration `json:"last_event_jt"`
+	Events      int           `json:"events"`
+}
+
+// HappinessCalc holds what the happiness quotient is made of.
+type HappinessCalc struct {
+	PulseAvg  float64 `json:"pulse_avg"` // 0..100, moving average of pulses
+	Pulses    int     `json:"pulses"`
+	Sentiment int     `json:"sentiment"` // CSM's last 1..5, 0 when none
+	Risk      string  `json:"risk,omitempty"`
+}
+
+// Complaint statuses.
+const (
+	ComplaintOpen     = "open"
+	ComplaintResolved = "resolved"
+)
+
+// ComplaintRun is a complaint and its escalation.
+type ComplaintRun struct {
+	ID         string    `json:"id"`
+	Severity   string    `json:"severity"`
+	Summary    string    `json:"summary"`
+	Source     string    `json:"source,omitempty"`
+	Status     string    `json:"status"`
+	ReceivedAt time.Time `json:"received_at"`
+	SLADue     time.Time `json:"sla_due"`
+	Stage      int       `json:"stage"` // 0 received, 1 CSM told, 2 manager, 3 sponsor
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	Resolution string    `json:"resolution,omitempty"`
+}
+
+// AdoptionState is the post-onboarding cadence and the renewal reminders.
+type AdoptionState struct {
+	Started        bool `json:"started"` // onboarding is over
+	NextCheckinDay int  `json:"next_checkin_day"`
+	NextQBRDay     int  `json:"next_qbr_day"`
+	// RemindersSent counts the renewal reminders sent for RenewalDate.
+	RemindersSent int `json:"reminders_sent"`
+}
+
+// ScorePoint is the scores on one journey day, for charts.
+type ScorePoint struct {
+	Day        int `json:"day"`
+	Engagement int `json:"engagement"`
+	Happiness  int `json:"happiness"`
+}
+
+// SAValues is what was last written to the search attributes.
+type SAValues struct {
+	Health      string    `json:"health"`
+	Quadrant    string    `json:"quadrant"`
+	Phase       string    `json:"phase"`
+	CSMEmail    string    `json:"csm_email"`
+	Engagement  int       `json:"engagement"`
+	Happiness   int       `json:"happiness"`
+	RenewalDate time.Time `json:"renewal_date"`
+}
+
+// State is the live view of a journey, answered by the state query.
+type State struct {
+	CustomerID     string          `json:"customer_id"`
+	AccountName    string          `json:"account_name"`
+	Playbook       string          `json:"playbook"`
+	Phase          string          `json:"phase"`
+	Day            int             `json:"day"`
+	Term           int             `json:"term"`
+	RenewalDate    time.Time       `json:"renewal_date"`
+	CSM            Person          `json:"csm"`
+	Champion       Person          `json:"champion"`
+	Paused         bool            `json:"paused"`
+	PauseReason    string          `json:"pause_reason,omitempty"`
+	Ended          *Ending         `json:"ended,omitempty"`
+	Scores         Scores          `json:"scores"`
+	Handoff        HandoffState    `json:"handoff"`
+	Milestones     []MilestoneView `json:"milestones"`
+	Progress       Progress        `json:"milestone_progress"`
+	Next           []Upcoming      `json:"next_touchpoints"`
+	OpenComplaints []ComplaintRun  `json:"open_complaints"`
+	Escalations    int             `json:"escalations"`
+	Runs           int             `json:"runs"`
+}
+
+// Scores are the four numbers the product explains.
+type Scores struct {
+	Engagement int      `json:"engagement"`
+	Happiness  int      `json:"happiness"`
+	Health     string   `json:"health"`
+	Reasons    []string `json:"reasons"`
+	Quadrant   string   `json:"quadrant"`
+}
+
+// MilestoneView is a milestone with its plan and progress.
+type MilestoneView struct {
+	ID           string   `json:"id"`
+	Name         string   `json:"name"`
+	Owner        string   `json:"owner"`
+	DueDay       int      `json:"due_day"`
+	Deliverables []string `json:"deliverables"`
+	Status       string   `json:"status"` // pending, done, blocked, late
+	DaysLate     int      `json:"days_late,omitempty"`
+	CompletedDay float64  `json:"completed_day,omitempty"`
+	Blocker      string   `json:"blocker,omitempty"`
+}
+
+// Progress counts milestones.
+type Progress struct {
+	Total   int `json:"total"`
+	Done    int `json:"done"`
+	OnTime  int `json:"on_time"` // done by the due day, or pending and not yet due
+	Late    int `json:"late"`
+	Blocked int `json:"blocked"`
+	Percent int `json:"percent"`
+}
+
+// Upcoming is a scheduled step.
+type Upcoming struct {
+	Step string    `json:"step"`
+	Kind string    `json:"kind"`
+	At   time.Time `json:"at"`
+	Day  int       `json:"day"`
+}

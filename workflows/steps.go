@@ -1,0 +1,375 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/seed-a80403e2/lifecycle/playbooks"
+)
+
+// step is one thing the journey will do at a time. Steps are derived from
+// the state every time, never stored, so continue-as-new carries pending
+// timers for free: their due times follow from the playbook and the state.
+type step struct {
+	key  string    // stable name, part of the email idempotency key
+	kind string    // timeline kind of what it does
+	due  time.Time // wall-clock time
+	run  func(ctx workflow.Context, now time.Time) error
+}
+
+// steps lists every pending step, earliest first.
+func (j *journey) steps(now time.Time) []step {
+	if j.c.Ended != nil {
+		return nil
+	}
+	var out []step
+	add := func(s step) { out = append(out, s) }
+	j.complaintSteps(add) // complaints run on the wall clock, even when paused
+	j.handoverSteps(add, now)
+	if j.c.PausedAt.IsZero() {
+		j.handoffSteps(add)
+		j.milestoneSteps(add)
+		j.touchpointSteps(add)
+		j.silenceSteps(add)
+		j.adoptionSteps(add)
+		j.renewalSteps(add)
+	}
+	slices.SortStableFunc(out, func(a, b step) int {
+		if c := a.due.Compare(b.due); c != 0 {
+			return c
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	return out
+}
+
+// customerTime moves a customer email into the champion's business hours.
+// A shortened day (a demo) has no business hours.
+func (j *journey) customerTime(t time.Time) time.Time {
+	if j.in.DayLength != 24*time.Hour {
+		return t
+	}
+	bh := j.pb.BusinessHours
+	var sh, sm, eh, em int
+	fmt.Sscanf(bh.Start, "%d:%d", &sh, &sm)
+	fmt.Sscanf(bh.End, "%d:%d", &eh, &em)
+	lt := t.In(j.loc)
+	for range 8 {
+		y, m, d := lt.Date()
+		if slices.Contains(bh.Weekdays, strings.ToLower(lt.Weekday().String()[:3])) {
+			open := time.Date(y, m, d, sh, sm, 0, 0, j.loc)
+			closing := time.Date(y, m, d, eh, em, 0, 0, j.loc)
+			if lt.Before(open) {
+				return open.UTC()
+			}
+			if lt.Before(closing) {
+				return lt.UTC()
+			}
+		}
+		lt = time.Date(y, m, d+1, 0, 0, 0, 0, j.loc)
+	}
+	return t
+}
+
+func (j *journey) handoffSteps(add func(step)) {
+	h := &j.c.Handoff
+	hp := j.pb.Handoff
+	if !h.WelcomeSent {
+		add(step{key: "handoff:welcome", kind: EntryTouchpoint, due: j.customerTime(j.dayAt(0)), run: func(ctx workflow.Context, now time.Time) error {
+			h.WelcomeSent = true
+			return j.emailCustomer(ctx, now, "handoff:welcome", hp.Template, nil,
+				[]action{actBookHandoff}, "Welcome email with the handoff booking link", "deal closed")
+		}})
+	}
+	if !h.CSMTaskSent {
+		add(step{key: "handoff:csm-task", kind: EntryTask, due: j.dayAt(0), run: func(ctx workflow.Context, now time.Time) error {
+			h.CSMTaskSent = true
+			return j.notify(ctx, now, roleCSM, "handoff:csm-task",
+				fmt.Sprintf("New customer %s: hold the handoff call", j.in.Account.Name),
+				fmt.Sprintf("Deal %s closed for %s (%s plan, renews %s).\nChampion: %s <%s>.\nHold the handoff call by day %d.",
+					j.in.DealID, j.in.Account.Name, j.in.Account.Plan, j.c.RenewalDate.Format("2006-01-02"),
+					j.in.Champion.Name, j.in.Champion.Email, hp.RemindAfterDays),
+				"deal closed")
+		}})
+	}
+	waiting := h.HeldAt.IsZero() && h.BookedAt.IsZero()
+	if waiting && !h.ReminderSent {
+		add(step{key: "handoff:reminder", kind: EntryTouchpoint, due: j.customerTime(j.dayAt(hp.RemindAfterDays)), run: func(ctx workflow.Context, now time.Time) error {
+			h.ReminderSent = true
+			cause := fmt.Sprintf("handoff call not booked by day %d", hp.RemindAfterDays)
+			if err := j.emailCustomer(ctx, now, "handoff:reminder", "handoff_reminder", nil, []action{actBookHandoff}, "Handoff call reminder", cause); err != nil {
+				return err
+			}
+			return j.notify(ctx, now, roleCSM, "handoff:reminder-csm",
+				fmt.Sprintf("%s has not booked the handoff call", j.in.Account.Name),
+				fmt.Sprintf("The champion %s was reminded today. Reach out directly.", j.in.Champion.Name), cause)
+		}})
+	}
+	if waiting && !h.Escalated {
+		add(step{key: "handoff:escalation", kind: EntryEscalation, due: j.dayAt(hp.EscalateAfterDays), run: func(ctx workflow.Context, now time.Time) error {
+			h.Escalated = true
+			return j.notify(ctx, now, roleManager, "handoff:escalation",
+				fmt.Sprintf("Handoff call for %s not held after %d days", j.in.Account.Name, hp.EscalateAfterDays),
+				fmt.Sprintf("%s (CSM) has not recorded the handoff call with %s. Deal %s.", j.c.CSM.Name, j.in.Champion.Name, j.in.DealID),
+				fmt.Sprintf("handoff call not held by day %d", hp.EscalateAfterDays))
+		}})
+	}
+}
+
+func (j *journey) milestoneSteps(add func(step)) {
+	for i := range j.c.Milestones {
+		run := &j.c.Milestones[i]
+		m, _ := j.pb.Milestone(run.ID)
+		ladder := j.pb.Ladder(m)
+		if run.Status != MilestonePending || run.LateStage >= len(ladder) {
+			continue
+		}
+		rung := ladder[run.LateStage]
+		key := fmt.Sprintf("milestone:%s:late-%d", m.ID, run.LateStage+1)
+		due := j.dayAt(m.DueDay + rung.AfterDays)
+		cause := fmt.Sprintf("milestone %q due day %d, not done %d days later", m.Name, m.DueDay, rung.AfterDays)
+		s := step{key: key, due: due}
+		switch rung.Action {
+		case playbooks.ActionNudgeCustomer:
+			s.kind, s.due = EntryTouchpoint, j.customerTime(due)
+			s.run = func(ctx workflow.Context, now time.Time) error {
+				run.LateStage++
+				data := map[string]string{"Title": m.Name, "DueDay": fmt.Sprint(m.DueDay), "Deliverables": strings.Join(m.Deliverables, ", ")}
+				return j.emailCustomer(ctx, now, key, "milestone_nudge", data, []action{actOnTrack, actNeedHelp}, "Nudge: "+m.Name, cause)
+			}
+		case playbooks.ActionCSMTask:
+			s.kind = EntryTask
+			s.run = func(ctx workflow.Context, now time.Time) error {
+				run.LateStage++
+				return j.notify(ctx, now, roleCSM, key, fmt.Sprintf("%s: milestone %q is late", j.in.Account.Name, m.Name),
+					fmt.Sprintf("Due day %d, owner %s. Deliverables: %s. Unblock it or record it done.", m.DueDay, m.Owner, strings.Join(m.Deliverables, ", ")), cause)
+			}
+		default: // manager
+			s.kind = EntryEscalation
+			s.run = func(ctx workflow.Context, now time.Time) error {
+				run.LateStage++
+				return j.notify(ctx, now, roleManager, key, fmt.Sprintf("%s: milestone %q is %d days late", j.in.Account.Name, m.Name, rung.AfterDays),
+					fmt.Sprintf("CSM %s has been tasked. Owner: %s.", j.c.CSM.Name, m.Owner), cause)
+			}
+		}
+		add(s)
+	}
+}
+
+func (j *journey) touchpointSteps(add func(step)) {
+	for i, tp := range j.pb.Touchpoints {
+		if j.c.TouchpointsSent[i] {
+			continue
+		}
+		key := "touchpoint:" + tp.ID
+		add(step{key: key, kind: EntryTouchpoint, due: j.customerTime(j.dayAt(tp.Day)), run: func(ctx workflow.Context, now time.Time) error {
+			j.c.TouchpointsSent[i] = true
+			name := tp.Title
+			if name == "" {
+				name = defaultTitle(tp)
+			}
+			data := map[string]string{"Title": name}
+			cause := fmt.Sprintf("playbook day %d", tp.Day)
+			if err := j.emailCustomer(ctx, now, key, tp.Template, data, actionsFor(tp.Kind), name, cause); err != nil {
+				return err
+			}
+			if tp.Kind != playbooks.KindReview {
+				return nil
+			}
+			return j.notify(ctx, now, roleCSM, key+":csm", fmt.Sprintf("%s: prepare the %s", j.in.Account.Name, strings.ToLower(name)),
+				"The customer was invited to book it today. Bring milestone progress and the scores.", cause)
+		}})
+	}
+}
+
+func defaultTitle(tp playbooks.Touchpoint) string {
+	switch tp.Kind {
+	case playbooks.KindReview:
+		return fmt.Sprintf("%d-day review", tp.Day)
+	case playbooks.KindHappinessPulse:
+		return "How is it going?"
+	case playbooks.KindCheckin:
+		return fmt.Sprintf("Day %d check-in", tp.Day)
+	default:
+		return title(tp.ID)
+	}
+}
+
+func (j *journey) silenceSteps(add func(step)) {
+	s := &j.c.Silence
+	sp := j.pb.Silence
+	if s.Stage == 0 {
+		key := fmt.Sprintf("silence:%d:reengage", s.Cycle)
+		add(step{key: key, kind: EntryTouchpoint, due: j.customerTime(j.wallAt(s.Anchor + j.days(float64(sp.ReengageAfterDays)))), run: func(ctx workflow.Context, now time.Time) error {
+			s.Stage = 1
+			cause := j.silenceCause(now)
+			if err := j.emailCustomer(ctx, now, key, "reengage", nil, []action{actOnTrack, actNeedHelp, actProblem}, "Re-engagement email", cause); err != nil {
+				return err
+			}
+			return j.notify(ctx, now, roleCSM, key+":csm", fmt.Sprintf("%s has gone quiet", j.in.Account.Name),
+				"A re-engagement email went out today. Call the champion.", cause)
+		}})
+		return
+	}
+	key := fmt.Sprintf("silence:%d:manager", s.Cycle)
+	add(step{key: key, kind: EntryEscalation, due: j.wallAt(s.Anchor + j.days(float64(sp.ManagerAfterDays))), run: func(ctx workflow.Context, now time.Time) error {
+		cause := j.silenceCause(now)
+		// The next cycle counts from here: a still-silent customer is chased again.
+		*s = SilenceState{Anchor: j.jt(now), Cycle: s.Cycle + 1}
+		return j.notify(ctx, now, roleManager, key, fmt.Sprintf("%s has been silent despite re-engagement", j.in.Account.Name),
+			fmt.Sprintf("CSM %s was tasked; still no engagement.", j.c.CSM.Name), cause)
+	}})
+}
+
+func (j *journey) silenceCause(now time.Time) string {
+	return fmt.Sprintf("no engagement for %d days", j.silentDays(now))
+}
+
+func (j *journey) complaintSteps(add func(step)) {
+	for i := range j.c.Complaints {
+		c := &j.c.Complaints[i]
+		if c.Status != ComplaintOpen {
+			continue
+		}
+		switch {
+		case c.Stage == 0:
+			key := "complaint:" + c.ID + ":csm"
+			add(step{key: key, kind: EntryTask, due: c.ReceivedAt, run: func(ctx workflow.Context, now time.Time) error {
+				c.Stage = 1
+				return j.notify(ctx, now, roleCSM, key, fmt.Sprintf("Complaint from %s (%s)", j.in.Account.Name, c.Severity),
+					fmt.Sprintf("%s\n\nSLA: resolve by %s. Record the resolution as an outcome.", c.Summary, c.SLADue.Format(time.RFC1123)),
+					"complaint "+c.ID+" received")
+			}})
+		case c.Stage == 1:
+			key := "complaint:" + c.ID + ":sla"
+			add(step{key: key, kind: EntryEscalation, due: c.SLADue, run: func(ctx workflow.Context, now time.Time) error {
+				c.Stage = 2
+				cause := fmt.Sprintf("complaint %s (%s) unresolved past its SLA", c.ID, c.Severity)
+				if err := j.notify(ctx, now, roleCSM, key+":csm", fmt.Sprintf("Complaint %s from %s is past its SLA", c.ID, j.in.Account.Name), c.Summary, cause); err != nil {
+					return err
+				}
+				return j.notify(ctx, now, roleManager, key, fmt.Sprintf("Complaint from %s past SLA (%s)", j.in.Account.Name, c.Severity),
+					fmt.Sprintf("%s\n\nCSM: %s. Received %s.", c.Summary, j.c.CSM.Name, c.ReceivedAt.Format(time.RFC1123)), cause)
+			}})
+		case c.Stage == 2 && c.Severity == "critical":
+			key := "complaint:" + c.ID + ":sponsor"
+			due := c.SLADue.Add(j.days(j.pb.Complaints.SponsorAfterSLADays))
+			add(step{key: key, kind: EntryEscalation, due: due, run: func(ctx workflow.Context, now time.Time) error {
+				c.Stage = 3
+				return j.notify(ctx, now, roleSponsor, key, fmt.Sprintf("Critical complaint from %s still unresolved", j.in.Account.Name),
+					fmt.Sprintf("%s\n\nPast SLA since %s. CSM %s and the CS manager are on it.", c.Summary, c.SLADue.Format(time.RFC1123), j.c.CSM.Name),
+					fmt.Sprintf("critical complaint %s unresolved %g days past SLA", c.ID, j.pb.Complaints.SponsorAfterSLADays))
+			}})
+		}
+	}
+}
+
+// handoverSteps briefs a newly assigned CSM at once.
+func (j *journey) handoverSteps(add func(step), now time.Time) {
+	if j.c.HandoversSent >= j.c.Reassignments {
+		return
+	}
+	key := fmt.Sprintf("reassign:%d", j.c.Reassignments)
+	add(step{key: key, kind: EntryTask, due: now, run: func(ctx workflow.Context, now time.Time) error {
+		j.c.HandoversSent = j.c.Reassignments
+		st := j.state(now)
+		return j.notify(ctx, now, roleCSM, key, fmt.Sprintf("You are now the CSM of %s", j.in.Account.Name),
+			fmt.Sprintf("Phase %s, day %d. Health %s: %s.\nChampion: %s <%s>.", st.Phase, st.Day, st.Scores.Health,
+				strings.Join(st.Scores.Reasons, "; "), j.in.Champion.Name, j.in.Champion.Email), "CSM reassigned")
+	}})
+}
+
+func (j *journey) adoptionSteps(add func(step)) {
+	a := &j.c.Adoption
+	ap := j.pb.Adoption
+	if !a.Started {
+		add(step{key: "phase:adoption", kind: EntrySystem, due: j.dayAt(j.pb.OnboardingDays), run: func(ctx workflow.Context, now time.Time) error {
+			a.Started = true
+			j.entry(now, EntrySystem, "phase:adoption", "Onboarding complete: adoption phase begins", fmt.Sprintf("day %d reached", j.pb.OnboardingDays), "")
+			return nil
+		}})
+		return
+	}
+	{
+		day := a.NextCheckinDay
+		key := fmt.Sprintf("checkin:d%d", day)
+		add(step{key: key, kind: EntryTouchpoint, due: j.customerTime(j.dayAt(day)), run: func(ctx workflow.Context, now time.Time) error {
+			a.NextCheckinDay = j.checkinAfter(day)
+			return j.emailCustomer(ctx, now, key, ap.CheckinTemplate, map[string]string{"Title": fmt.Sprintf("Day %d check-in", day)},
+				actionsFor(playbooks.KindCheckin), fmt.Sprintf("Day %d check-in", day), fmt.Sprintf("adoption check-in every %d days", ap.CheckinEveryDays))
+		}})
+	}
+	day := a.NextQBRDay
+	key := fmt.Sprintf("qbr:d%d", day)
+	add(step{key: key, kind: EntryTouchpoint, due: j.customerTime(j.dayAt(day)), run: func(ctx workflow.Context, now time.Time) error {
+		a.NextQBRDay += ap.QBREveryDays
+		cause := fmt.Sprintf("QBR every %d days", ap.QBREveryDays)
+		if err := j.emailCustomer(ctx, now, key, ap.QBRTemplate, map[string]string{"Title": "Quarterly business review"}, []action{actBookReview}, "QBR invitation", cause); err != nil {
+			return err
+		}
+		return j.notify(ctx, now, roleCSM, key+":csm", fmt.Sprintf("%s: prepare the QBR", j.in.Account.Name),
+			"The customer was invited to book the quarterly business review.", cause)
+	}})
+}
+
+func (j *journey) renewalSteps(add func(step)) {
+	a := &j.c.Adoption
+	ap := j.pb.Adoption
+	renewal := j.c.RenewalDate.Format("2006-01-02")
+	if a.RemindersSent < len(ap.RenewalReminderDays) {
+		before := ap.RenewalReminderDays[a.RemindersSent]
+		key := fmt.Sprintf("renewal:%s:%dd", renewal, before)
+		add(step{key: key, kind: EntryTouchpoint, due: j.customerTime(j.dayAt(j.renewalDay() - before)), run: func(ctx workflow.Context, now time.Time) error {
+			a.RemindersSent++
+			cause := fmt.Sprintf("%d days before renewal on %s", before, renewal)
+			data := map[string]string{"RenewalDate": renewal, "DaysBefore": fmt.Sprint(before)}
+			if err := j.emailCustomer(ctx, now, key, ap.RenewalTemplate, data, []action{actOnTrack, actNeedHelp}, fmt.Sprintf("Renewal reminder (%d days)", before), cause); err != nil {
+				return err
+			}
+			return j.notify(ctx, now, roleCSM, key+":csm", fmt.Sprintf("%s renews in %d days", j.in.Account.Name, before),
+				fmt.Sprintf("Renewal date %s. Record the renewal (or churn) as an outcome.", renewal), cause)
+		}})
+	}
+	key := "term:" + renewal
+	add(step{key: key, kind: EntrySystem, due: j.dayAt(j.renewalDay()), run: func(ctx workflow.Context, now time.Time) error {
+		j.startTerm(now, j.c.RenewalDate.AddDate(1, 0, 0), "renewal date reached with no churn recorded")
+		return j.notify(ctx, now, roleCSM, key, fmt.Sprintf("%s: term %d began", j.in.Account.Name, j.c.Term),
+			fmt.Sprintf("No churn was recorded by %s, so the next term runs to %s.", renewal, j.c.RenewalDate.Format("2006-01-02")), "renewal date reached")
+	}})
+}
+
+// checkinAfter is the first check-in day after day that is not a QBR day:
+// a QBR replaces the check-in that falls on the same day.
+func (j *journey) checkinAfter(day int) int {
+	ap := j.pb.Adoption
+	next := day + ap.CheckinEveryDays
+	for (next-j.pb.OnboardingDays)%ap.QBREveryDays == 0 {
+		next += ap.CheckinEveryDays
+	}
+	return next
+}
+
+// startTerm moves to the next term; the loop continues as new right after.
+func (j *journey) startTerm(now, renewal time.Time, cause string) {
+	j.c.Term++
+	j.c.RenewalDate = renewal.UTC()
+	j.c.Adoption.RemindersSent = 0
+	j.skipPastReminders(now)
+	j.newRun = true
+	j.entry(now, EntrySystem, fmt.Sprintf("term:%d", j.c.Term),
+		fmt.Sprintf("Term %d began; next renewal %s", j.c.Term, j.c.RenewalDate.Format("2006-01-02")), cause, "")
+}
+
+// skipPastReminders skips renewal reminders whose day had passed before the
+// term began: a customer renewing in 40 days gets the 30-day reminder only.
+func (j *journey) skipPastReminders(now time.Time) {
+	today := j.dayOf(now)
+	days := j.pb.Adoption.RenewalReminderDays
+	for j.c.Adoption.RemindersSent < len(days) && float64(j.renewalDay()-days[j.c.Adoption.RemindersSent]) < today {
+		j.c.Adoption.RemindersSent++
+	}
+}
