@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"cmp"
 	"errors"
 	"log/slog"
 	"fmt"
@@ -123,6 +124,18 @@ func (c *call) event(id, typ string, attrs ...string) {
 
 func (c *call) outcome(label string, o workflows.Outcome) { c.update(label, workflows.UpdateOutcome, o, nil) }
 
+func (c *call) timeline() workflows.Timeline {
+	v, err := c.env.QueryWorkflow(workflows.QueryTimeline)
+	if err != nil {
+		c.h.t.Fatalf("timeline query: %v", err)
+	}
+	var tl workflows.Timeline
+	if err := v.Get(&tl); err != nil {
+		c.h.t.Fatal(err)
+	}
+	return tl
+}
+
 func (c *call) state() workflows.State {
 	v, err := c.env.QueryWorkflow(workflows.QueryState)
 	if err != nil {
@@ -161,22 +174,25 @@ func (h *harness) run(untilDay float64) {
 		}
 		elapsed := runStart.Sub(h.start)
 		c := &call{h: h, env: env}
+		// One callback at a time: the environment's callback queue is short.
+		var pending []*scripted
 		for _, s := range h.script {
-			if s.done {
-				continue
+			if !s.done {
+				pending = append(pending, s)
 			}
-			s := s
-			env.RegisterDelayedCallback(func() { s.done = true; s.fn(c) }, max(0, s.at-elapsed))
 		}
+		slices.SortStableFunc(pending, func(a, b *scripted) int { return cmp.Compare(a.at, b.at) })
+		var next func(i int)
+		next = func(i int) {
+			if i == len(pending) {
+				return
+			}
+			s := pending[i]
+			env.RegisterDelayedCallback(func() { s.done = true; s.fn(c); next(i + 1) }, max(0, s.at-env.Now().Sub(h.start)))
+		}
+		next(0)
 		env.RegisterDelayedCallback(func() {
-			h.final = c.state()
-			v, err := env.QueryWorkflow(workflows.QueryTimeline)
-			if err == nil {
-				err = v.Get(&h.timeline)
-			}
-			if err != nil {
-				h.t.Fatalf("timeline query: %v", err)
-			}
+			h.final, h.timeline = c.state(), c.timeline()
 			env.CancelWorkflow()
 		}, until-elapsed)
 		env.ExecuteWorkflow(workflows.CustomerLifecycle, in)
