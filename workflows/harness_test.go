@@ -3,8 +3,8 @@ package workflows_test
 import (
 	"cmp"
 	"errors"
-	"log/slog"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -12,8 +12,8 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -122,7 +122,9 @@ func (c *call) event(id, typ string, attrs ...string) {
 	c.update("event:"+id+fmt.Sprint(len(c.h.results)), workflows.UpdateEvent, ev, nil)
 }
 
-func (c *call) outcome(label string, o workflows.Outcome) { c.update(label, workflows.UpdateOutcome, o, nil) }
+func (c *call) outcome(label string, o workflows.Outcome) {
+	c.update(label, workflows.UpdateOutcome, o, nil)
+}
 
 func (c *call) timeline() workflows.Timeline {
 	v, err := c.env.QueryWorkflow(workflows.QueryTimeline)

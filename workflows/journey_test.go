@@ -26,7 +26,9 @@ func expectedTouchpoints(pb *playbooks.Playbook) []string {
 // engaged scripts a model customer: handoff held on day 1, milestones done a
 // day early, a webinar and a login every week.
 func engaged(h *harness, pb *playbooks.Playbook) {
-	h.at(1, func(c *call) { c.outcome("handoff", workflows.Outcome{Kind: workflows.OutcomeHandoffHeld, By: "grace"}) })
+	h.at(1, func(c *call) {
+		c.outcome("handoff", workflows.Outcome{Kind: workflows.OutcomeHandoffHeld, By: "grace"})
+	})
 	for _, m := range pb.Milestones {
 		h.at(float64(m.DueDay)-1, func(c *call) {
 			c.outcome("done:"+m.ID, workflows.Outcome{Kind: workflows.OutcomeMilestoneDone, MilestoneID: m.ID})

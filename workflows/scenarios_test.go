@@ -78,8 +78,12 @@ func TestThreeYearsContinueAsNewKeepsEverything(t *testing.T) {
 		})
 	}
 	// The same event id on both sides of the first term boundary.
-	h.at(364.2, func(c *call) { c.update("dup-before", workflows.UpdateEvent, workflows.EngagementEvent{ID: "x-1", Type: "meeting_held"}, nil) })
-	h.at(366.2, func(c *call) { c.update("dup-after", workflows.UpdateEvent, workflows.EngagementEvent{ID: "x-1", Type: "meeting_held"}, nil) })
+	h.at(364.2, func(c *call) {
+		c.update("dup-before", workflows.UpdateEvent, workflows.EngagementEvent{ID: "x-1", Type: "meeting_held"}, nil)
+	})
+	h.at(366.2, func(c *call) {
+		c.update("dup-after", workflows.UpdateEvent, workflows.EngagementEvent{ID: "x-1", Type: "meeting_held"}, nil)
+	})
 	var day366 workflows.State
 	h.at(366.3, func(c *call) { day366 = c.state() })
 	h.run(threeYears)
@@ -149,7 +153,9 @@ func TestPauseShiftsTheSchedule(t *testing.T) {
 	h := newHarness(t, testInput(pb))
 	h.at(1, func(c *call) { c.outcome("handoff", workflows.Outcome{Kind: workflows.OutcomeHandoffHeld}) })
 	var paused workflows.State
-	h.at(10, func(c *call) { c.update("pause", workflows.UpdatePause, workflows.PauseRequest{Reason: "customer on holiday"}, nil) })
+	h.at(10, func(c *call) {
+		c.update("pause", workflows.UpdatePause, workflows.PauseRequest{Reason: "customer on holiday"}, nil)
+	})
 	h.at(12, func(c *call) { paused = c.state() })
 	h.at(24, func(c *call) { c.update("resume", workflows.UpdateResume, workflows.ResumeRequest{By: "grace"}, nil) })
 	h.run(105)
@@ -198,7 +204,9 @@ func TestBadMessagesAreRejected(t *testing.T) {
 		after = c.state()
 		assert.Equal(t, timelineBefore, len(c.timeline().Entries), "nothing rejected reaches the timeline")
 	})
-	h.at(2, func(c *call) { c.outcome("churn", workflows.Outcome{Kind: workflows.OutcomeChurned, Note: "budget cut"}) })
+	h.at(2, func(c *call) {
+		c.outcome("churn", workflows.Outcome{Kind: workflows.OutcomeChurned, Note: "budget cut"})
+	})
 	h.at(3, func(c *call) {
 		c.outcome("after-churn", workflows.Outcome{Kind: workflows.OutcomeMeetingHeld})
 	})
@@ -233,9 +241,15 @@ func TestBadMessagesAreRejected(t *testing.T) {
 
 func TestDuplicateEventsCountOnce(t *testing.T) {
 	h := newHarness(t, testInput(playbooks.Default()))
-	h.at(1, func(c *call) { c.update("first", workflows.UpdateEvent, workflows.EngagementEvent{ID: "evt-1", Type: "webinar_attended"}, nil) })
-	h.at(1.1, func(c *call) { c.update("again", workflows.UpdateEvent, workflows.EngagementEvent{ID: "evt-1", Type: "webinar_attended"}, nil) })
-	h.at(1.2, func(c *call) { c.update("other", workflows.UpdateEvent, workflows.EngagementEvent{ID: "evt-2", Type: "login"}, nil) })
+	h.at(1, func(c *call) {
+		c.update("first", workflows.UpdateEvent, workflows.EngagementEvent{ID: "evt-1", Type: "webinar_attended"}, nil)
+	})
+	h.at(1.1, func(c *call) {
+		c.update("again", workflows.UpdateEvent, workflows.EngagementEvent{ID: "evt-1", Type: "webinar_attended"}, nil)
+	})
+	h.at(1.2, func(c *call) {
+		c.update("other", workflows.UpdateEvent, workflows.EngagementEvent{ID: "evt-2", Type: "login"}, nil)
+	})
 	h.run(2)
 	first := h.results["first"].value.(workflows.EventResult)
 	assert.Equal(t, 20, first.Engagement)
