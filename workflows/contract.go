@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/seed-a80403e2/lifecycle/playbooks"
@@ -56,6 +57,18 @@ var (
 	SAHappiness   = temporal.NewSearchAttributeKeyInt64("LifecycleHappiness")
 	SARenewalDate = temporal.NewSearchAttributeKeyTime("LifecycleRenewalDate")
 )
+
+// SearchAttributeTypes is what a namespace must have registered before a
+// journey starts (the dev server does it at start; see README for a cluster).
+var SearchAttributeTypes = map[string]enumspb.IndexedValueType{
+	SAHealth.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	SAQuadrant.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	SAPhase.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	SACSMEmail.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	SAEngagement.GetName():  enumspb.INDEXED_VALUE_TYPE_INT,
+	SAHappiness.GetName():   enumspb.INDEXED_VALUE_TYPE_INT,
+	SARenewalDate.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
+}
 
 // Phases of a journey.
 const (

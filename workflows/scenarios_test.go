@@ -109,6 +109,7 @@ func TestThreeYearsContinueAsNewKeepsEverything(t *testing.T) {
 	require.NoError(t, err)
 	days := map[string][]int{}
 	for _, m := range msgs {
+		assert.NotContains(t, m.Step, ":failed", "every template rendered and every email went out")
 		if m.Kind != "customer" {
 			continue
 		}

@@ -1,0 +1,151 @@
+package activities_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/seed-a80403e2/lifecycle/activities"
+	"github.com/seed-a80403e2/lifecycle/playbooks"
+)
+
+func templates(t *testing.T) *activities.Templates {
+	t.Helper()
+	tpl, err := activities.LoadTemplates("Lifecycle")
+	require.NoError(t, err)
+	return tpl
+}
+
+// Every template a playbook may name exists, and renders with the fields the
+// journey passes.
+func TestEveryPlaybookTemplateRenders(t *testing.T) {
+	tpl := templates(t)
+	data := map[string]string{
+		"AccountName": "Acme", "CSMName": "Grace Hopper", "CSMEmail": "grace@vendor.example", "Day": "30",
+		"Title": "30-day review", "DueDay": "21", "Deliverables": "SSO configured", "RenewalDate": "2027-01-05", "DaysBefore": "30",
+	}
+	for _, name := range playbooks.CustomerTemplates {
+		subject, text, err := tpl.Render(name, activities.Recipient{Name: "Ada Lovelace", Email: "ada@acme.example"}, data)
+		require.NoError(t, err, name)
+		assert.NotEmpty(t, subject, name)
+		assert.Contains(t, text, "Hi Ada,", name)
+		assert.NotContains(t, subject+text, "<no value>", name)
+	}
+	entries, err := os.ReadDir("templates")
+	require.NoError(t, err)
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), ".txt")
+		assert.True(t, slices.Contains(playbooks.CustomerTemplates, name), "template %s is not in playbooks.CustomerTemplates", name)
+	}
+}
+
+func TestMissingFieldFailsTheRender(t *testing.T) {
+	_, _, err := templates(t).Render("renewal_reminder", activities.Recipient{Name: "Ada"}, map[string]string{"AccountName": "Acme", "CSMName": "Grace"})
+	require.ErrorContains(t, err, "RenewalDate")
+}
+
+func TestOutboxWritesEachKeyOnce(t *testing.T) {
+	box, err := activities.NewOutbox(t.TempDir())
+	require.NoError(t, err)
+	msg := activities.Message{
+		Key: "customer:acme/touchpoint:review-30", CustomerID: "acme", Step: "touchpoint:review-30", Kind: "customer",
+		Template: "review", To: activities.Recipient{Name: "Ada Lovelace", Email: "ada@acme.example"},
+		Subject: "Your 30-day review", Text: "Hi Ada,\n\nBook it.\n",
+		Actions:      []activities.Action{{ID: "book_review", Label: "Book the review"}},
+		ScheduledFor: time.Date(2026, 2, 4, 9, 0, 0, 0, time.UTC),
+	}
+	var wg sync.WaitGroup
+	results := make([]activities.Sent, 20)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], err = box.Send(context.Background(), msg)
+			assert.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	fresh := 0
+	for _, r := range results {
+		if !r.Duplicate {
+			fresh++
+		}
+	}
+	assert.Equal(t, 1, fresh, "twenty racing sends of one key: one email")
+
+	msgs, err := box.List()
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	got := msgs[0]
+	assert.Equal(t, msg.Key, got.Key)
+	assert.Equal(t, msg.To, got.To)
+	assert.Equal(t, msg.Subject, got.Subject)
+	assert.Equal(t, msg.Text, got.Text)
+	assert.Equal(t, msg.Actions, got.Actions)
+	assert.Equal(t, msg.ScheduledFor, got.ScheduledFor)
+	entries, _ := os.ReadDir(box.Dir)
+	assert.Len(t, entries, 1, "no temporary files left behind")
+}
+
+type failingMailer struct{ err error }
+
+func (f failingMailer) Send(context.Context, activities.Message) (activities.Sent, error) {
+	return activities.Sent{}, f.err
+}
+
+func TestPermanentFailuresAreNotRetried(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		mailer    activities.Mailer
+		template  string
+		retryable bool
+	}{
+		{"unknown template", failingMailer{}, "nope", false},
+		{"permanent mailer error", failingMailer{fmt.Errorf("400 bad address: %w", activities.ErrPermanent)}, "welcome", false},
+		{"transient mailer error", failingMailer{errors.New("connection reset")}, "welcome", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var suite testsuite.WorkflowTestSuite
+			env := suite.NewTestActivityEnvironment()
+			a := &activities.Activities{Mailer: tc.mailer, Templates: templates(t)}
+			env.RegisterActivity(a)
+			_, err := env.ExecuteActivity(a.SendCustomerEmail, activities.CustomerEmail{
+				Key: "k", To: activities.Recipient{Name: "Ada", Email: "ada@acme.example"}, Template: tc.template,
+				Data: map[string]string{"AccountName": "Acme", "CSMName": "Grace", "CSMEmail": "g@v.example"},
+			})
+			var appErr *temporal.ApplicationError
+			require.True(t, errors.As(err, &appErr), "%v", err)
+			assert.Equal(t, tc.retryable, !appErr.NonRetryable(), err.Error())
+		})
+	}
+}
+
+func TestTeamNoticeGoesThroughTheMailer(t *testing.T) {
+	box, err := activities.NewOutbox(t.TempDir())
+	require.NoError(t, err)
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	a := &activities.Activities{Mailer: box, Templates: templates(t)}
+	env.RegisterActivity(a)
+	notice := activities.TeamNotice{Key: "customer:acme/handoff:escalation", Role: activities.RoleManager,
+		To: activities.Recipient{Name: "CS manager", Email: "m@vendor.example"}, Subject: "Handoff not held", Body: "Why: day 5"}
+	for range 2 {
+		_, err = env.ExecuteActivity(a.NotifyTeam, notice)
+		require.NoError(t, err)
+	}
+	msgs, err := box.List()
+	require.NoError(t, err)
+	require.Len(t, msgs, 1, "a retried notice is not sent twice")
+	assert.Equal(t, "manager", msgs[0].Kind)
+}

@@ -1,0 +1,58 @@
+package e2e
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/seed-a80403e2/lifecycle/activities"
+	"github.com/seed-a80403e2/lifecycle/workflows"
+)
+
+// startServer runs an embedded Temporal server with the journey's search
+// attributes and a worker whose outbox lives in a temp dir.
+func startServer(t *testing.T) (client.Client, *activities.Outbox) {
+	t.Helper()
+	quiet := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseClientOptions(client.Options{Logger: quiet}))
+	c := ts.GetDefaultClient()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: ts.GetDefaultNamespace(), SearchAttributes: workflows.SearchAttributeTypes,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	box, err := activities.NewOutbox(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := activities.LoadTemplates("Lifecycle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) {
+		r.RegisterWorkflow(workflows.CustomerLifecycle)
+		r.RegisterActivity(&activities.Activities{Mailer: box, Templates: tpl})
+	})
+	return c, box
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
