@@ -1,0 +1,115 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/temporal"
+	"go.uber.org/zap"
+
+	"github.com/seed-a80403e2/lifecycle/workflows"
+)
+
+// ErrorBody is every error's JSON shape.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail has a stable machine code and a human message.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func fail(c *gin.Context, status int, code, message, field string) {
+	c.AbortWithStatusJSON(status, ErrorBody{Error: ErrorDetail{Code: code, Message: message, Field: field}})
+}
+
+// decode reads a JSON body strictly: one object, no unknown fields.
+func decode(c *gin.Context, v any) bool {
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("unexpected data after the JSON object")
+	}
+	if err == nil {
+		return true
+	}
+	var tooBig *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &tooBig):
+		fail(c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is over %d bytes", tooBig.Limit), "")
+	case errors.Is(err, io.EOF):
+		fail(c, http.StatusBadRequest, "invalid_json", "the body is empty; send a JSON object", "")
+	case errors.As(err, &typeErr):
+		fail(c, http.StatusBadRequest, "invalid_json", fmt.Sprintf("%s must be %s", typeErr.Field, typeErr.Type), typeErr.Field)
+	case errors.As(err, &syntaxErr):
+		fail(c, http.StatusBadRequest, "invalid_json", fmt.Sprintf("malformed JSON at byte %d: %v", syntaxErr.Offset, err), "")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		fail(c, http.StatusBadRequest, "unknown_field", fmt.Sprintf("unknown field %q", field), field)
+	default:
+		fail(c, http.StatusBadRequest, "invalid_json", err.Error(), "")
+	}
+	return false
+}
+
+var fieldPrefix = regexp.MustCompile(`^([a-z_]+(?:[.\[][a-z0-9_\]]+)*): (.+)$`)
+
+// invalid answers 422, naming the field when the message starts with one.
+func invalid(c *gin.Context, err error) {
+	msg := err.Error()
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		msg = appErr.Message()
+	}
+	var fe *workflows.FieldError
+	if errors.As(err, &fe) {
+		fail(c, http.StatusUnprocessableEntity, "invalid_field", msg, fe.Field)
+		return
+	}
+	field := ""
+	if m := fieldPrefix.FindStringSubmatch(msg); m != nil {
+		field = m[1]
+	}
+	fail(c, http.StatusUnprocessableEntity, "invalid_field", msg, field)
+}
+
+// temporalError maps a Temporal call's error to an HTTP answer.
+func (s *Server) temporalError(c *gin.Context, err error, customerID string) {
+	var notFound *serviceerror.NotFound
+	var unavailable *serviceerror.Unavailable
+	switch {
+	case workflows.IsValidationError(err):
+		invalid(c, err)
+	case errors.As(err, &notFound):
+		fail(c, http.StatusNotFound, "customer_not_found", fmt.Sprintf("no journey for customer %q", customerID), "")
+	case isCompleted(err):
+		fail(c, http.StatusConflict, "journey_ended", fmt.Sprintf("the journey of customer %q has ended", customerID), "")
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &unavailable):
+		s.log.Warn("Temporal unavailable", zap.Error(err), zap.String("customer_id", customerID))
+		fail(c, http.StatusServiceUnavailable, "temporal_unavailable", "the journey engine did not answer in time; retry", "")
+	case errors.Is(err, context.Canceled):
+		fail(c, 499, "canceled", "request canceled", "")
+	default:
+		s.log.Error("Temporal call failed", zap.Error(err), zap.String("customer_id", customerID),
+			zap.String("request_id", c.GetString("request_id")))
+		fail(c, http.StatusInternalServerError, "internal", fmt.Sprintf("internal error (request %s)", c.GetString("request_id")), "")
+	}
+}
+
+func isCompleted(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "workflow execution already completed")
+}

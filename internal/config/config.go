@@ -1,0 +1,240 @@
+// Package config reads every setting in one place: environment variables,
+// each overridable by a flag of the same meaning. A bad value fails start-up
+// with the setting's name.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Roles an API key can have.
+const (
+	RoleSales       = "sales"
+	RoleCSM         = "csm"
+	RoleIntegration = "integration"
+	RoleAdmin       = "admin"
+)
+
+// Roles lists every role.
+var Roles = []string{RoleSales, RoleCSM, RoleIntegration, RoleAdmin}
+
+// Config is every setting of the lifecycle binary.
+type Config struct {
+	DataDir       string
+	HTTPAddr      string
+	APIKeys       map[string]string // key -> role
+	DayLength     time.Duration
+	PublicURL     string
+	LinkSecret    string
+	DealSecret    string
+	Temporal      Temporal
+	LogLevel      string
+	LogFormat     string
+	GeneratedKeys bool // dev made the API keys up because none were set
+}
+
+// Temporal is how to reach the Temporal frontend.
+type Temporal struct {
+	Address   string
+	Namespace string
+	TLSCert   string
+	TLSKey    string
+	APIKey    string
+}
+
+// Setting documents one setting; README's table lists the same.
+type Setting struct {
+	Env, Flag, Default, Help string
+}
+
+// Settings is the table of every setting, in README order.
+var Settings = []Setting{
+	{"LIFECYCLE_DATA_DIR", "data-dir", "./.lifecycle", "where dev keeps the Temporal database and the local email outbox"},
+	{"LIFECYCLE_HTTP_ADDR", "http-addr", "127.0.0.1:8080", "address the API listens on"},
+	{"LIFECYCLE_API_KEYS", "api-keys", "", "role:key pairs, comma separated (roles: sales, csm, integration, admin); dev generates keys when unset"},
+	{"LIFECYCLE_DAY_LENGTH", "day-length", "24h", "length of a journey day for new customers (e.g. 5s for a demo)"},
+	{"LIFECYCLE_PUBLIC_URL", "public-url", "http://<http-addr>", "base URL customers reach the API at (links in emails)"},
+	{"LIFECYCLE_LINK_SECRET", "link-secret", "", "secret that signs email action links; dev generates one when unset"},
+	{"LIFECYCLE_DEAL_WEBHOOK_SECRET", "deal-webhook-secret", "", "shared secret of the CRM's signed deal webhook; the webhook is off when unset"},
+	{"TEMPORAL_ADDRESS", "temporal-address", "127.0.0.1:7233", "Temporal frontend host:port (worker and api)"},
+	{"TEMPORAL_NAMESPACE", "temporal-namespace", "default", "Temporal namespace"},
+	{"TEMPORAL_TLS_CERT", "temporal-tls-cert", "", "client certificate file for mTLS"},
+	{"TEMPORAL_TLS_KEY", "temporal-tls-key", "", "client key file for mTLS"},
+	{"TEMPORAL_API_KEY", "temporal-api-key", "", "API key (Temporal Cloud); implies TLS"},
+	{"LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
+	{"LOG_FORMAT", "log-format", "console", "json or console"},
+}
+
+// Register adds a flag per setting to fs; unset flags fall back to the
+// environment, then to the default.
+func Register(fs *flag.FlagSet) map[string]*string {
+	vals := map[string]*string{}
+	for _, s := range Settings {
+		vals[s.Env] = fs.String(s.Flag, "", fmt.Sprintf("%s (env %s, default %q)", s.Help, s.Env, s.Default))
+	}
+	return vals
+}
+
+// Load resolves every setting: flag, else environment, else default.
+// dev is true for the dev command, which may generate secrets.
+func Load(flags map[string]*string, dev bool) (*Config, error) {
+	get := func(env string) string {
+		if p := flags[env]; p != nil && *p != "" {
+			return *p
+		}
+		if v, ok := os.LookupEnv(env); ok && v != "" {
+			return v
+		}
+		for _, s := range Settings {
+			if s.Env == env && !strings.HasPrefix(s.Default, "http://<") {
+				return s.Default
+			}
+		}
+		return ""
+	}
+	var errs []error
+	bad := func(env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
+	}
+	c := &Config{
+		DataDir:    get("LIFECYCLE_DATA_DIR"),
+		HTTPAddr:   get("LIFECYCLE_HTTP_ADDR"),
+		PublicURL:  get("LIFECYCLE_PUBLIC_URL"),
+		LinkSecret: get("LIFECYCLE_LINK_SECRET"),
+		DealSecret: get("LIFECYCLE_DEAL_WEBHOOK_SECRET"),
+		Temporal: Temporal{
+			Address:   get("TEMPORAL_ADDRESS"),
+			Namespace: get("TEMPORAL_NAMESPACE"),
+			TLSCert:   get("TEMPORAL_TLS_CERT"),
+			TLSKey:    get("TEMPORAL_TLS_KEY"),
+			APIKey:    get("TEMPORAL_API_KEY"),
+		},
+		LogLevel:  strings.ToLower(get("LOG_LEVEL")),
+		LogFormat: strings.ToLower(get("LOG_FORMAT")),
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		bad("LIFECYCLE_HTTP_ADDR", "%q is not host:port", c.HTTPAddr)
+	}
+	if _, _, err := net.SplitHostPort(c.Temporal.Address); err != nil {
+		bad("TEMPORAL_ADDRESS", "%q is not host:port", c.Temporal.Address)
+	}
+	d, err := time.ParseDuration(get("LIFECYCLE_DAY_LENGTH"))
+	switch {
+	case err != nil:
+		bad("LIFECYCLE_DAY_LENGTH", "%q is not a duration like 24h or 5s", get("LIFECYCLE_DAY_LENGTH"))
+	case d < time.Second || d > 24*time.Hour:
+		bad("LIFECYCLE_DAY_LENGTH", "must be between 1s and 24h, got %s", d)
+	}
+	c.DayLength = d
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.HTTPAddr
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("LIFECYCLE_PUBLIC_URL", "%q is not an http(s) URL", c.PublicURL)
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if (c.Temporal.TLSCert == "") != (c.Temporal.TLSKey == "") {
+		bad("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together")
+	}
+	for _, f := range []struct{ env, path string }{{"TEMPORAL_TLS_CERT", c.Temporal.TLSCert}, {"TEMPORAL_TLS_KEY", c.Temporal.TLSKey}} {
+		if f.path != "" {
+			if _, err := os.Stat(f.path); err != nil {
+				bad(f.env, "cannot read %s", f.path)
+			}
+		}
+	}
+	if c.LogLevel != "debug" && c.LogLevel != "info" && c.LogLevel != "warn" && c.LogLevel != "error" {
+		bad("LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "console" {
+		bad("LOG_FORMAT", "must be json or console, got %q", c.LogFormat)
+	}
+	keys, err := ParseAPIKeys(get("LIFECYCLE_API_KEYS"))
+	if err != nil {
+		bad("LIFECYCLE_API_KEYS", "%v", err)
+	}
+	c.APIKeys = keys
+	if len(keys) == 0 && dev {
+		c.APIKeys = map[string]string{}
+		for _, role := range Roles {
+			c.APIKeys[role+"_"+randomHex(12)] = role
+		}
+		c.GeneratedKeys = true
+	}
+	if c.LinkSecret == "" && dev {
+		c.LinkSecret = randomHex(32)
+	}
+	if len(c.LinkSecret) > 0 && len(c.LinkSecret) < 16 {
+		bad("LIFECYCLE_LINK_SECRET", "must be at least 16 characters")
+	}
+	return c, errors.Join(errs...)
+}
+
+// RequireAPI checks what the api command needs beyond Load.
+func (c *Config) RequireAPI() error {
+	if len(c.APIKeys) == 0 {
+		return errors.New("LIFECYCLE_API_KEYS: set at least one role:key pair (e.g. admin:$(openssl rand -hex 16))")
+	}
+	return nil
+}
+
+// ParseAPIKeys reads "role:key,role:key".
+func ParseAPIKeys(s string) (map[string]string, error) {
+	keys := map[string]string{}
+	if strings.TrimSpace(s) == "" {
+		return keys, nil
+	}
+	for _, pair := range strings.Split(s, ",") {
+		role, key, ok := strings.Cut(strings.TrimSpace(pair), ":")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("%q is not role:key", pair)
+		case !validRole(role):
+			return nil, fmt.Errorf("unknown role %q (use %s)", role, strings.Join(Roles, ", "))
+		case len(key) < 8:
+			return nil, fmt.Errorf("the %s key is shorter than 8 characters", role)
+		}
+		if _, dup := keys[key]; dup {
+			return nil, fmt.Errorf("a key is listed twice")
+		}
+		keys[key] = role
+	}
+	return keys, nil
+}
+
+func validRole(r string) bool {
+	for _, x := range Roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// KeysByRole lists the keys sorted by role, for printing.
+func (c *Config) KeysByRole() [][2]string {
+	var out [][2]string
+	for k, r := range c.APIKeys {
+		out = append(out, [2]string{r, k})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b)
+}
