@@ -1,7 +1,13 @@
 # Lifecycle: customer journeys on Temporal.
 GO ?= go
+# make run ARGS="--day-length 5s" passes flags to `lifecycle dev`.
+ARGS ?=
 
-.PHONY: test lint build
+.PHONY: run test lint build
+
+## run: everything locally (embedded Temporal, UI, worker, API); Ctrl-C stops it
+run: build
+	./bin/lifecycle dev $(ARGS)
 
 ## test: every test, the journey simulations included
 test:

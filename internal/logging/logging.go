@@ -31,7 +31,9 @@ func New(level, format string) (*zap.Logger, error) {
 }
 
 // Temporal adapts a zap logger to the Temporal SDK's logger interface.
-func Temporal(z *zap.Logger) log.Logger { return &temporalLogger{z: z.WithOptions(zap.AddCallerSkip(1))} }
+func Temporal(z *zap.Logger) log.Logger {
+	return &temporalLogger{z: z.WithOptions(zap.AddCallerSkip(1))}
+}
 
 type temporalLogger struct{ z *zap.Logger }
 

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/seed-a80403e2/lifecycle/activities"
+	"github.com/seed-a80403e2/lifecycle/worker"
+)
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// syncBuffer is a bytes.Buffer safe to write from the dev goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// devProcess runs `lifecycle dev` in this process until stop is called.
+type devProcess struct {
+	stop   func() int
+	stdout *syncBuffer
+}
+
+func startDev(t *testing.T, args ...string) *devProcess {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, append([]string{"dev"}, args...), out, errOut) }()
+	p := &devProcess{stdout: out, stop: func() int {
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(30 * time.Second):
+			t.Fatal("dev did not stop within 30s")
+			return -1
+		}
+	}}
+	t.Cleanup(func() { cancel() })
+	return p
+}
+
+type apiClient struct {
+	t    *testing.T
+	base string
+	key  string
+}
+
+func (a apiClient) call(method, path string, body any, out any) int {
+	a.t.Helper()
+	var r io.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		r = bytes.NewReader(data)
+	}
+	req, _ := http.NewRequest(method, a.base+path, r)
+	req.Header.Set("Authorization", "Bearer "+a.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		_ = json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+func waitUntil(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type timeline struct {
+	Entries []struct {
+		Step string  `json:"step"`
+		Kind string  `json:"kind"`
+		Day  float64 `json:"day"`
+	} `json:"entries"`
+}
+
+func (tl timeline) day(step string) (float64, bool) {
+	for _, e := range tl.Entries {
+		if e.Step == step {
+			return e.Day, true
+		}
+	}
+	return 0, false
+}
+
+// TestDevRunsJourneysAcrossARestart is the one-command local start for real:
+// an embedded Temporal server on a data directory, a customer created over
+// HTTP with two-second days, its handoff reminder and escalation on their
+// playbook days, and a restart that keeps the journey and its schedule.
+func TestDevRunsJourneysAcrossARestart(t *testing.T) {
+	dataDir := t.TempDir()
+	httpAddr := freePort(t)
+	args := []string{
+		"--data-dir", dataDir, "--http-addr", httpAddr, "--temporal-address", freePort(t), "--ui-port", "-1",
+		"--api-keys", "admin:dev-admin-key", "--day-length", "2s", "--log-level", "warn",
+	}
+	api := apiClient{t: t, base: "http://" + httpAddr, key: "dev-admin-key"}
+	ready := func() bool { return api.call("GET", "/readyz", nil, nil) == http.StatusOK }
+
+	started := time.Now()
+	dev := startDev(t, args...)
+	waitUntil(t, "/readyz", 60*time.Second, ready)
+	t.Logf("dev ready in %s", time.Since(started))
+	assert.Contains(t, dev.stdout.String(), "admin        dev-admin-key")
+
+	start := map[string]any{
+		"account":       map[string]any{"id": "restart-co", "name": "Restart Co", "plan": "pro", "renewal_date": time.Now().AddDate(1, 0, 0).Format("2006-01-02")},
+		"champion":      map[string]any{"name": "Ada Lovelace", "email": "ada@restart.example", "time_zone": "America/Los_Angeles"},
+		"csm":           map[string]any{"name": "Grace Hopper", "email": "grace@vendor.example"},
+		"manager_email": "manager@vendor.example",
+		"deal_id":       "deal-9",
+	}
+	require.Equal(t, http.StatusCreated, api.call("POST", "/v1/customers", start, nil))
+
+	// Day 3 (6 s): the handoff reminder, as nobody booked the call.
+	var tl timeline
+	waitUntil(t, "the handoff reminder", 20*time.Second, func() bool {
+		api.call("GET", "/v1/customers/restart-co/timeline", nil, &tl)
+		_, ok := tl.day("handoff:reminder")
+		return ok
+	})
+	day, _ := tl.day("handoff:reminder")
+	assert.InDelta(t, 3, day, 0.8, "reminder on day 3 (a real server's timers fire up to a second late)")
+
+	assert.Equal(t, 0, dev.stop(), "Ctrl-C stops cleanly")
+	assert.False(t, ready(), "the API is down")
+
+	dev = startDev(t, args...)
+	waitUntil(t, "/readyz after the restart", 60*time.Second, ready)
+	var state struct {
+		Playbook string `json:"playbook"`
+		Handoff  struct {
+			ReminderSent bool `json:"reminder_sent"`
+		} `json:"handoff"`
+	}
+	require.Equal(t, http.StatusOK, api.call("GET", "/v1/customers/restart-co", nil, &state))
+	assert.Equal(t, "default@v1", state.Playbook)
+	assert.True(t, state.Handoff.ReminderSent, "state survived the restart")
+
+	// Day 5 (10 s): the escalation to the manager; day 7 (14 s): the next touchpoint.
+	waitUntil(t, "the escalation and the day-7 webinar invite", 30*time.Second, func() bool {
+		api.call("GET", "/v1/customers/restart-co/timeline", nil, &tl)
+		_, esc := tl.day("handoff:escalation")
+		_, web := tl.day("touchpoint:webinar-welcome")
+		return esc && web
+	})
+	day, _ = tl.day("handoff:escalation")
+	assert.GreaterOrEqual(t, day, 5.0)
+	assert.Equal(t, 0, dev.stop())
+
+	box := activities.Outbox{Dir: worker.OutboxDir(dataDir)}
+	msgs, err := box.List()
+	require.NoError(t, err)
+	var steps []string
+	for _, m := range msgs {
+		steps = append(steps, m.Step)
+	}
+	joined := strings.Join(steps, " ")
+	for _, step := range []string{"handoff:welcome", "handoff:csm-task", "handoff:reminder", "handoff:escalation", "touchpoint:training-basics", "touchpoint:webinar-welcome"} {
+		assert.Equal(t, 1, strings.Count(" "+joined+" ", " "+step+" "), fmt.Sprintf("%s sent exactly once", step))
+	}
+}
