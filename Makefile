@@ -13,10 +13,13 @@ run: build
 test:
 	$(GO) test -count=1 ./...
 
-## lint: formatting and vet
+WORKFLOWCHECK ?= go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
+
+## lint: formatting, vet, and Temporal's determinism check of workflow code
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(WORKFLOWCHECK) ./workflows/...
 
 ## build: the lifecycle binary in bin/
 build:

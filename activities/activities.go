@@ -133,7 +133,7 @@ func (a *Activities) send(ctx context.Context, m Message) (Sent, error) {
 		return Sent{}, err
 	}
 	if activity.IsActivity(ctx) {
-		activity.GetLogger(ctx).Info("email sent", "key", m.Key, "to_role", m.Kind, "duplicate", sent.Duplicate)
+		activity.GetLogger(ctx).Info("email sent", "customer_id", m.CustomerID, "step", m.Step, "to_role", m.Kind, "duplicate", sent.Duplicate)
 	}
 	return sent, nil
 }

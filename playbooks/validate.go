@@ -400,6 +400,8 @@ func (v *validator) template(path, name string) {
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
+	// Sorted below.
+	//workflowcheck:ignore
 	for k := range m {
 		keys = append(keys, k)
 	}

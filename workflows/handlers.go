@@ -84,6 +84,8 @@ func ValidateEvent(pb *playbooks.Playbook, ev EngagementEvent) error {
 			return rejectf("attributes.score: a pulse needs a score from 1 to 5")
 		}
 	}
+	// Every entry is checked; the answer does not depend on order.
+	//workflowcheck:ignore
 	for k, v := range ev.Attributes {
 		if len(k) > 64 || len(v) > 1000 {
 			return rejectf("attributes: keys up to 64 and values up to 1000 characters")
@@ -94,6 +96,8 @@ func ValidateEvent(pb *playbooks.Playbook, ev EngagementEvent) error {
 
 func sortedWeights(pb *playbooks.Playbook) []string {
 	var keys []string
+	// Sorted below.
+	//workflowcheck:ignore
 	for k := range pb.Scoring.Weights {
 		keys = append(keys, k)
 	}

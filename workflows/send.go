@@ -69,6 +69,8 @@ func (j *journey) emailCustomer(ctx workflow.Context, now time.Time, step, templ
 		"AccountName": j.in.Account.Name, "CSMName": j.c.CSM.Name, "CSMEmail": j.c.CSM.Email,
 		"Day": fmt.Sprint(int(j.dayOf(now))),
 	}
+	// A map copy: order does not matter.
+	//workflowcheck:ignore
 	for k, v := range data {
 		fields[k] = v
 	}
