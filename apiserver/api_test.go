@@ -229,6 +229,15 @@ func TestInvalidOutcomeIs422AndLeavesNoHistory(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Equal(t, "onboarding", body["phase"])
 
+	status, body = e.do("POST", "/v1/customers/acme-bad/outcomes", csmKey, map[string]any{"kind": "churned", "note": "budget"})
+	require.Equal(t, http.StatusOK, status, body)
+	status, body = e.do("POST", "/v1/customers/acme-bad/outcomes", csmKey, map[string]any{"kind": "meeting_held"})
+	assert.Equal(t, http.StatusConflict, status, "an outcome after churn")
+	assert.Equal(t, "journey_ended", errCode(body))
+	status, body = e.do("GET", "/v1/customers/acme-bad", csmKey, nil)
+	assert.Equal(t, http.StatusOK, status, "an ended journey can still be read")
+	assert.Equal(t, "ended", body["phase"])
+
 	iter := e.client.GetWorkflowHistory(context.Background(), "customer:acme-bad", "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for iter.HasNext() {
 		ev, err := iter.Next()

@@ -94,10 +94,10 @@ func (s *Server) temporalError(c *gin.Context, err error, customerID string) {
 	switch {
 	case workflows.IsValidationError(err):
 		invalid(c, err)
-	case errors.As(err, &notFound):
-		fail(c, http.StatusNotFound, "customer_not_found", fmt.Sprintf("no journey for customer %q", customerID), "")
 	case isCompleted(err):
 		fail(c, http.StatusConflict, "journey_ended", fmt.Sprintf("the journey of customer %q has ended", customerID), "")
+	case errors.As(err, &notFound):
+		fail(c, http.StatusNotFound, "customer_not_found", fmt.Sprintf("no journey for customer %q", customerID), "")
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &unavailable):
 		s.log.Warn("Temporal unavailable", zap.Error(err), zap.String("customer_id", customerID))
 		fail(c, http.StatusServiceUnavailable, "temporal_unavailable", "the journey engine did not answer in time; retry", "")
