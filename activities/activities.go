@@ -23,8 +23,9 @@ type Recipient struct {
 
 // Action is a one-click answer offered in a customer email.
 type Action struct {
-	ID    string `json:"id"`    // e.g. "book_handoff", "on_track", "need_help"
-	Label string `json:"label"` // what the button says
+	ID    string `json:"id"`            // e.g. "book_handoff", "on_track", "need_help"
+	Label string `json:"label"`         // what the button says
+	URL   string `json:"url,omitempty"` // the signed link, filled in when the email is rendered
 }
 
 // CustomerEmail asks for a templated email to the customer's champion.
@@ -68,16 +69,20 @@ type Sent struct {
 
 // Message is a rendered email as a Mailer receives it.
 type Message struct {
-	Key          string    `json:"key"`
-	CustomerID   string    `json:"customer_id"`
-	Step         string    `json:"step"`
-	Kind         string    `json:"kind"` // "customer" or the team role
-	Template     string    `json:"template,omitempty"`
-	To           Recipient `json:"to"`
-	Subject      string    `json:"subject"`
-	Text         string    `json:"text"`
-	Actions      []Action  `json:"actions,omitempty"`
-	ScheduledFor time.Time `json:"scheduled_for"`
+	Key        string    `json:"key"`
+	CustomerID string    `json:"customer_id"`
+	Step       string    `json:"step"`
+	Kind       string    `json:"kind"` // "customer" or the team role
+	Template   string    `json:"template,omitempty"`
+	To         Recipient `json:"to"`
+	Subject    string    `json:"subject"`
+	Text       string    `json:"text"`
+	HTML       string    `json:"html,omitempty"` // customer emails; team notices are plain text
+	Actions    []Action  `json:"actions,omitempty"`
+	// UnsubscribeURL is a one-click (RFC 8058) unsubscribe link for customer
+	// emails, sent as List-Unsubscribe; empty for team notices.
+	UnsubscribeURL string    `json:"unsubscribe_url,omitempty"`
+	ScheduledFor   time.Time `json:"scheduled_for"`
 }
 
 // Mailer delivers messages. Send must be idempotent by Message.Key.
