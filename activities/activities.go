@@ -97,23 +97,37 @@ var ErrPermanent = errors.New("permanent send failure")
 // PermanentFailureType is the Temporal error type of a permanent failure.
 const PermanentFailureType = "PermanentSendFailure"
 
+// Links makes the signed one-click URLs of customer emails.
+type Links interface {
+	URL(customerID, step, action, email string) string
+}
+
 // Activities holds the dependencies of the journey's activities.
 type Activities struct {
 	Mailer    Mailer
 	Templates *Templates
+	Links     Links // nil: emails carry their actions without links
 }
 
 // SendCustomerEmail renders the template and sends it to the champion.
 func (a *Activities) SendCustomerEmail(ctx context.Context, req CustomerEmail) (Sent, error) {
-	subject, text, err := a.Templates.Render(req.Template, req.To, req.Data)
+	actions := append([]Action(nil), req.Actions...)
+	unsubscribe := ""
+	if a.Links != nil {
+		for i := range actions {
+			actions[i].URL = a.Links.URL(req.CustomerID, req.Step, actions[i].ID, req.To.Email)
+		}
+		unsubscribe = a.Links.URL(req.CustomerID, req.Step, "unsubscribe", req.To.Email)
+	}
+	email, err := a.Templates.RenderEmail(req.Template, req.To, req.Data, actions, unsubscribe)
 	if err != nil {
 		// A template that does not render will not render on retry either.
 		return Sent{}, temporal.NewNonRetryableApplicationError(err.Error(), PermanentFailureType, err)
 	}
 	return a.send(ctx, Message{
 		Key: req.Key, CustomerID: req.CustomerID, Step: req.Step, Kind: "customer", Template: req.Template,
-		To: req.To, Subject: subject, Text: text + renderActions(req.Actions), Actions: req.Actions,
-		ScheduledFor: req.ScheduledFor,
+		To: req.To, Subject: email.Subject, Text: email.Text, HTML: email.HTML, Actions: actions,
+		UnsubscribeURL: unsubscribe, ScheduledFor: req.ScheduledFor,
 	})
 }
 
@@ -150,7 +164,11 @@ func renderActions(actions []Action) string {
 	var b strings.Builder
 	b.WriteString("\n\n")
 	for _, a := range actions {
-		fmt.Fprintf(&b, "[ %s ]  (action: %s)\n", a.Label, a.ID)
+		if a.URL != "" {
+			fmt.Fprintf(&b, "%s: %s\n", a.Label, a.URL)
+		} else {
+			fmt.Fprintf(&b, "[ %s ]  (action: %s)\n", a.Label, a.ID)
+		}
 	}
 	return b.String()
 }

@@ -35,19 +35,36 @@ func TestEveryPlaybookTemplateRenders(t *testing.T) {
 		"AccountName": "Acme", "CSMName": "Grace Hopper", "CSMEmail": "grace@vendor.example", "Day": "30",
 		"Title": "30-day review", "DueDay": "21", "Deliverables": "SSO configured", "RenewalDate": "2027-01-05", "DaysBefore": "30",
 	}
+	actions := []activities.Action{{ID: "on_track", Label: "I'm on track", URL: "https://cs.example/a/tok1"}}
 	for _, name := range playbooks.CustomerTemplates {
-		subject, text, err := tpl.Render(name, activities.Recipient{Name: "Ada Lovelace", Email: "ada@acme.example"}, data)
+		email, err := tpl.RenderEmail(name, activities.Recipient{Name: "Ada Lovelace", Email: "ada@acme.example"}, data, actions, "https://cs.example/a/unsub")
 		require.NoError(t, err, name)
-		assert.NotEmpty(t, subject, name)
-		assert.Contains(t, text, "Hi Ada,", name)
-		assert.NotContains(t, subject+text, "<no value>", name)
+		assert.NotEmpty(t, email.Subject, name)
+		assert.Contains(t, email.Text, "Hi Ada,", name)
+		assert.Contains(t, email.Text, "I'm on track: https://cs.example/a/tok1", name)
+		assert.NotContains(t, email.Subject+email.Text+email.HTML, "<no value>", name)
+		assert.Contains(t, email.HTML, `<a href="https://cs.example/a/tok1"`, name)
+		assert.Contains(t, email.HTML, "I&#39;m on track", name, "labels are escaped")
+		assert.Contains(t, email.HTML, `href="https://cs.example/a/unsub"`, name)
+		assert.Contains(t, email.HTML, "<p style=\"margin:0 0 14px\">Hi Ada,</p>", name)
 	}
 	entries, err := os.ReadDir("templates")
 	require.NoError(t, err)
 	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".txt") {
+			continue
+		}
 		name := strings.TrimSuffix(e.Name(), ".txt")
 		assert.True(t, slices.Contains(playbooks.CustomerTemplates, name), "template %s is not in playbooks.CustomerTemplates", name)
 	}
+}
+
+func TestHTMLEscapesCustomerData(t *testing.T) {
+	data := map[string]string{"AccountName": "<script>alert(1)</script>", "CSMName": "Grace", "CSMEmail": "g@v.example"}
+	email, err := templates(t).RenderEmail("welcome", activities.Recipient{Name: "Ada"}, data, nil, "")
+	require.NoError(t, err)
+	assert.NotContains(t, email.HTML, "<script>")
+	assert.Contains(t, email.HTML, "&lt;script&gt;")
 }
 
 func TestMissingFieldFailsTheRender(t *testing.T) {
