@@ -31,6 +31,7 @@ const (
 	UpdatePause     = "pause"
 	UpdateResume    = "resume"
 	UpdateReassign  = "reassign"
+	UpdateEmail     = "email_status"
 	QueryState      = "state"
 	QueryTimeline   = "timeline"
 )
@@ -261,6 +262,19 @@ type Reassignment struct {
 	CSM    Person `json:"csm"`
 	Reason string `json:"reason,omitempty"`
 	By     string `json:"by,omitempty"`
+}
+
+// Email statuses of the champion's address.
+const (
+	EmailSuppressed = "suppressed" // bounced, dropped, unsubscribed, spam report: no more customer email
+	EmailActive     = "active"     // mail again (e.g. the champion asked to resubscribe)
+)
+
+// EmailStatus changes whether the journey may email the champion.
+type EmailStatus struct {
+	Status string `json:"status"`
+	Reason string `json:"reason"`           // e.g. "bounce", "unsubscribe"
+	Source string `json:"source,omitempty"` // e.g. "sendgrid", "email link"
 }
 
 // IsValidationError tells the API that err came from an update validator (a

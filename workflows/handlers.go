@@ -46,6 +46,7 @@ func (j *journey) registerHandlers(ctx workflow.Context) error {
 		{UpdatePause, j.onPause, j.validatePause},
 		{UpdateResume, j.onResume, j.validateResume},
 		{UpdateReassign, j.onReassign, j.validateReassign},
+		{UpdateEmail, j.onEmailStatus, j.validateEmailStatus},
 	}
 	for _, u := range updates {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler,
@@ -410,6 +411,39 @@ func (j *journey) onReassign(ctx workflow.Context, r Reassignment) (State, error
 	j.c.CSM = Person{Name: r.CSM.Name, Email: r.CSM.Email}
 	j.c.Reassignments++
 	j.entry(now, EntryOutcome, "reassign", fmt.Sprintf("CSM changed from %s to %s", old.Name, r.CSM.Name), strings.TrimSpace(r.Reason+by(r.By)), "")
+	j.poke()
+	return j.state(now), nil
+}
+
+func (j *journey) validateEmailStatus(e EmailStatus) error {
+	if err := j.open(); err != nil {
+		return err
+	}
+	switch {
+	case e.Status != EmailSuppressed && e.Status != EmailActive:
+		return rejectf("status: must be %s or %s", EmailSuppressed, EmailActive)
+	case e.Status == EmailSuppressed && strings.TrimSpace(e.Reason) == "":
+		return rejectf("reason: say why emails stop (bounce, unsubscribe, ...)")
+	case e.Status == EmailSuppressed && j.c.EmailBlocked != "":
+		return rejectf("status: emails to the champion are already stopped (%s)", j.c.EmailBlocked)
+	case e.Status == EmailActive && j.c.EmailBlocked == "":
+		return rejectf("status: emails to the champion are not stopped")
+	}
+	return nil
+}
+
+// onEmailStatus stops or restarts customer email; stopping tasks the CSM,
+// who has to reach the champion another way.
+func (j *journey) onEmailStatus(ctx workflow.Context, e EmailStatus) (State, error) {
+	now := workflow.Now(ctx).UTC()
+	if e.Status == EmailSuppressed {
+		j.c.EmailBlocked = e.Reason
+		j.c.Suppressions++
+		j.entry(now, EntrySystem, fmt.Sprintf("email:stopped:%d", j.c.Suppressions), "Customer emails stopped: "+e.Reason, "reported"+via(e.Source), "")
+	} else {
+		j.c.EmailBlocked = ""
+		j.entry(now, EntrySystem, "email:active", "Customer emails resumed", "reported"+via(e.Source), "")
+	}
 	j.poke()
 	return j.state(now), nil
 }

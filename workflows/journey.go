@@ -290,7 +290,7 @@ func (j *journey) state(now time.Time) State {
 		Phase: j.phase(now), Day: int(j.dayOf(now)), Term: j.c.Term, RenewalDate: j.c.RenewalDate,
 		CSM: j.c.CSM, Champion: j.in.Champion, Paused: !j.c.PausedAt.IsZero(), PauseReason: j.c.PauseReason,
 		Ended: j.c.Ended, Scores: sc, Handoff: j.c.Handoff, Runs: j.c.Runs,
-		Milestones: j.milestoneViews(now), OpenComplaints: []ComplaintRun{},
+		Milestones: j.milestoneViews(now), OpenComplaints: []ComplaintRun{}, EmailBlocked: j.c.EmailBlocked,
 	}
 	s.Progress = progress(s.Milestones)
 	for _, c := range j.c.Complaints {

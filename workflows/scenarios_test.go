@@ -301,3 +301,31 @@ func TestCustomerEmailsLandInBusinessHours(t *testing.T) {
 	assert.Equal(t, time.Date(2026, 1, 9, 0, 0, 0, 0, time.UTC), at["Asia/Tokyo"])
 	assert.Equal(t, time.Date(2026, 1, 8, 17, 0, 0, 0, time.UTC), at["America/Los_Angeles"])
 }
+
+func TestSuppressedAddressStopsCustomerEmail(t *testing.T) {
+	h := newHarness(t, testInput(playbooks.Default()))
+	h.at(1, func(c *call) { c.outcome("handoff", workflows.Outcome{Kind: workflows.OutcomeHandoffHeld}) })
+	h.at(2, func(c *call) {
+		c.update("bounce", workflows.UpdateEmail, workflows.EmailStatus{Status: workflows.EmailSuppressed, Reason: "bounce", Source: "sendgrid"}, nil)
+		c.update("again", workflows.UpdateEmail, workflows.EmailStatus{Status: workflows.EmailSuppressed, Reason: "spamreport"}, nil)
+	})
+	h.at(8.5, func(c *call) {
+		c.update("resume", workflows.UpdateEmail, workflows.EmailStatus{Status: workflows.EmailActive, Source: "csm"}, nil)
+	})
+	h.run(15)
+	require.NoError(t, h.results["bounce"].rejected)
+	assert.ErrorContains(t, h.results["again"].rejected, "already stopped (bounce)")
+	require.NoError(t, h.results["resume"].rejected)
+	notice, ok := h.entry("email:stopped:1:csm")
+	require.True(t, ok, "the CSM is told")
+	assert.Equal(t, 2.0, h.wallDay(notice.At))
+	assert.Equal(t, []string{"handoff:welcome@0", "touchpoint:checkin-14@14"}, filter(h.sent(workflows.EntryTouchpoint), "handoff:welcome", "touchpoint:"),
+		"days 3 and 7 were not emailed; day 14 was, after the resume")
+	_, skipped := h.entry("touchpoint:training-basics:not-sent")
+	assert.True(t, skipped, "the skipped email is on the timeline")
+	msgs, err := h.outbox.List()
+	require.NoError(t, err)
+	for _, m := range msgs {
+		assert.NotEqual(t, "touchpoint:webinar-welcome", m.Step)
+	}
+}

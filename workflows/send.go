@@ -79,6 +79,10 @@ func (j *journey) emailCustomer(ctx workflow.Context, now time.Time, step, templ
 		To:       activities.Recipient{Name: j.in.Champion.Name, Email: j.in.Champion.Email},
 		Template: template, Data: fields, Actions: actions, ScheduledFor: now,
 	}
+	if j.c.EmailBlocked != "" {
+		j.entry(now, EntrySystem, step+":not-sent", summary+" not sent", "customer emails stopped: "+j.c.EmailBlocked, "")
+		return nil
+	}
 	j.entry(now, EntryTouchpoint, step, summary, cause, j.in.Champion.Email)
 	var sent activities.Sent
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions), acts.SendCustomerEmail, req).Get(ctx, &sent)

@@ -30,6 +30,11 @@ type Carry struct {
 	Runs int      `json:"runs"`
 	// Reassignments counts CSM changes; HandoversSent the notes sent for them.
 	Reassignments int      `json:"reassignments"`
+	// EmailBlocked is why customer emails stop ("" while they go out);
+	// EmailNotices counts suppressions the CSM was told about.
+	EmailBlocked  string `json:"email_blocked,omitempty"`
+	Suppressions  int    `json:"suppressions"`
+	EmailNotices  int    `json:"email_notices"`
 	HandoversSent int      `json:"handovers_sent"`
 	Upserted      SAValues `json:"upserted"`
 }
@@ -162,6 +167,7 @@ type State struct {
 	Next           []Upcoming      `json:"next_touchpoints"`
 	OpenComplaints []ComplaintRun  `json:"open_complaints"`
 	Escalations    int             `json:"escalations"`
+	EmailBlocked   string          `json:"email_blocked,omitempty"`
 	Runs           int             `json:"runs"`
 }
 

@@ -30,6 +30,7 @@ func (j *journey) steps(now time.Time) []step {
 	add := func(s step) { out = append(out, s) }
 	j.complaintSteps(add) // complaints run on the wall clock, even when paused
 	j.handoverSteps(add, now)
+	j.emailNoticeSteps(add, now)
 	if j.c.PausedAt.IsZero() {
 		j.handoffSteps(add)
 		j.milestoneSteps(add)
@@ -266,6 +267,20 @@ func (j *journey) complaintSteps(add func(step)) {
 			}})
 		}
 	}
+}
+
+// emailNoticeSteps tells the CSM that customer email stopped.
+func (j *journey) emailNoticeSteps(add func(step), now time.Time) {
+	if j.c.EmailNotices >= j.c.Suppressions {
+		return
+	}
+	key := fmt.Sprintf("email:stopped:%d:csm", j.c.Suppressions)
+	add(step{key: key, kind: EntryTask, due: now, run: func(ctx workflow.Context, now time.Time) error {
+		j.c.EmailNotices = j.c.Suppressions
+		return j.notify(ctx, now, roleCSM, key, fmt.Sprintf("%s: emails to %s stopped", j.in.Account.Name, j.in.Champion.Email),
+			fmt.Sprintf("We no longer email %s (%s). The journey continues; reach the champion another way.", j.in.Champion.Name, j.c.EmailBlocked),
+			"champion's address suppressed: "+j.c.EmailBlocked)
+	}})
 }
 
 // handoverSteps briefs a newly assigned CSM at once.
