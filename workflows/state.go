@@ -29,12 +29,12 @@ type Carry struct {
 	Seen []string `json:"seen"`
 	Runs int      `json:"runs"`
 	// Reassignments counts CSM changes; HandoversSent the notes sent for them.
-	Reassignments int      `json:"reassignments"`
+	Reassignments int `json:"reassignments"`
 	// EmailBlocked is why customer emails stop ("" while they go out);
 	// EmailNotices counts suppressions the CSM was told about.
-	EmailBlocked  string `json:"email_blocked,omitempty"`
-	Suppressions  int    `json:"suppressions"`
-	EmailNotices  int    `json:"email_notices"`
+	EmailBlocked  string   `json:"email_blocked,omitempty"`
+	Suppressions  int      `json:"suppressions"`
+	EmailNotices  int      `json:"email_notices"`
 	HandoversSent int      `json:"handovers_sent"`
 	Upserted      SAValues `json:"upserted"`
 }
