@@ -419,6 +419,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	var documented []string
 	for path, ops := range doc.Paths {
 		for method := range ops {
+			if method == "parameters" {
+				continue // shared path parameters, not an operation
+			}
 			documented = append(documented, strings.ToUpper(method)+" "+path)
 		}
 	}

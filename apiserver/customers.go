@@ -169,8 +169,14 @@ func (s *Server) update(c *gin.Context, id, name string, arg, out any) error {
 	if key := c.GetHeader("Idempotency-Key"); key != "" && len(key) <= 128 {
 		updateID = name + ":" + key
 	}
+	return s.updateWorkflow(ctx, workflows.WorkflowID(id), name, updateID, arg, out)
+}
+
+// updateWorkflow sends an update and waits for its result; the same
+// updateID within a run is the same update.
+func (s *Server) updateWorkflow(ctx context.Context, workflowID, name, updateID string, arg, out any) error {
 	h, err := s.opts.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflows.WorkflowID(id), UpdateID: updateID, UpdateName: name, Args: []any{arg},
+		WorkflowID: workflowID, UpdateID: updateID, UpdateName: name, Args: []any{arg},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ package apiserver
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/seed-a80403e2/lifecycle/internal/config"
+	"github.com/seed-a80403e2/lifecycle/internal/links"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 )
 
@@ -38,6 +40,11 @@ type Options struct {
 	Registry   *prometheus.Registry
 	MaxBody    int64
 	Now        func() time.Time
+
+	// Email: action links and the store behind them; nil turns /a/ off.
+	Links       *links.Signer
+	Store       Store
+	SendGridKey *ecdsa.PublicKey // nil turns the SendGrid webhook off
 }
 
 // Server holds the API's dependencies.
@@ -46,6 +53,7 @@ type Server struct {
 	log      *zap.Logger
 	router   *gin.Engine
 	duration *prometheus.HistogramVec
+	sgEvents *prometheus.CounterVec
 }
 
 // New builds the router.
@@ -70,6 +78,7 @@ func New(opts Options) *Server {
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 14),
 	}, []string{"method", "route", "status"})
 	opts.Registry.MustRegister(s.duration)
+	s.sgEvents = newSendGridCounter(opts.Registry)
 	s.routes()
 	return s
 }
@@ -110,6 +119,9 @@ func (s *Server) routes() {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{})))
 	r.GET("/v1/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPI) })
 
+	r.GET("/a/:token", s.actionPage)
+	r.POST("/a/:token", s.act)
+
 	v1 := r.Group("/v1")
 	v1.POST("/customers", s.auth(config.RoleSales), s.startCustomer)
 	v1.GET("/customers", s.auth(config.RoleCSM), s.listCustomers)
@@ -122,6 +134,7 @@ func (s *Server) routes() {
 	v1.POST("/customers/:id/resume", s.auth(config.RoleCSM), s.resume)
 	v1.POST("/customers/:id/reassign", s.auth(config.RoleCSM), s.reassign)
 	v1.POST("/webhooks/deals", s.dealWebhook)
+	v1.POST("/webhooks/sendgrid", s.sendgridWebhook)
 }
 
 func (s *Server) ready(c *gin.Context) {

@@ -1,0 +1,181 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+
+	"github.com/seed-a80403e2/lifecycle/internal/links"
+	"github.com/seed-a80403e2/lifecycle/workflows"
+)
+
+// Store is what the email pages and webhooks need of the store.
+type Store interface {
+	UseToken(ctx context.Context, tokenID, result string, at time.Time) (bool, error)
+	TokenResult(ctx context.Context, tokenID string) (string, bool, error)
+	Suppress(ctx context.Context, email, reason string, at time.Time) error
+	SeenWebhookEvent(ctx context.Context, eventID string, at time.Time) (bool, error)
+}
+
+// action describes what an email button does, in the customer's words.
+type action struct {
+	question string // the confirmation page asks this
+	done     string // and says this afterwards
+}
+
+var actions = map[string]action{
+	"book_handoff":   {"Book your handoff call?", "Thank you! Your CSM will confirm a time for the handoff call."},
+	"on_track":       {"Tell us you are on track?", "Great to hear. Thank you for letting us know."},
+	"need_help":      {"Ask your CSM for help?", "Your CSM has been asked to get in touch."},
+	"report_problem": {"Tell us that something is wrong?", "Thank you for telling us. Your CSM will get in touch."},
+	"register":       {"Save your seat?", "Your seat is saved."},
+	"book_review":    {"Book the review?", "Your CSM will confirm a time."},
+	"unsubscribe":    {"Stop these emails?", "You will not get these emails any more."},
+	"pulse_1":        {"How is it going? 😞 Bad", "Thank you for your answer."},
+	"pulse_2":        {"How is it going? 🙁 Not great", "Thank you for your answer."},
+	"pulse_3":        {"How is it going? 😐 Okay", "Thank you for your answer."},
+	"pulse_4":        {"How is it going? 🙂 Good", "Thank you for your answer."},
+	"pulse_5":        {"How is it going? 😀 Great", "Thank you for your answer."},
+}
+
+var page = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<meta name="robots" content="noindex"><title>{{.Title}}</title>
+<style>body{font-family:Helvetica,Arial,sans-serif;background:#f4f5f7;color:#1f2933;margin:0;padding:40px 16px}
+main{max-width:480px;margin:0 auto;background:#fff;border-radius:8px;padding:28px}
+button{font-size:16px;padding:10px 18px;border:0;border-radius:6px;background:#2457d6;color:#fff;cursor:pointer}</style>
+</head><body><main>
+<h1>{{.Title}}</h1>
+<p>{{.Message}}</p>
+{{if .Confirm}}<form method="post"><button type="submit">{{.Confirm}}</button></form>{{end}}
+</main></body></html>
+`))
+
+type pageData struct{ Title, Message, Confirm string }
+
+func showPage(c *gin.Context, status int, d pageData) {
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Header("Cache-Control", "no-store")
+	c.Header("Referrer-Policy", "no-referrer")
+	c.Status(status)
+	if err := page.Execute(c.Writer, d); err != nil {
+		_ = c.Error(err)
+	}
+}
+
+// claims checks the token and shows the right page when it is no good.
+func (s *Server) claims(c *gin.Context) (links.Claims, action, bool) {
+	if s.opts.Links == nil || s.opts.Store == nil {
+		showPage(c, http.StatusNotFound, pageData{Title: "Not available", Message: "Email actions are not set up on this server."})
+		return links.Claims{}, action{}, false
+	}
+	cl, err := s.opts.Links.Parse(c.Param("token"))
+	switch {
+	case errors.Is(err, links.ErrExpired):
+		showPage(c, http.StatusGone, pageData{Title: "This link has expired", Message: err.Error() + ". Reply to the email or write to your CSM instead."})
+		return cl, action{}, false
+	case err != nil:
+		showPage(c, http.StatusBadRequest, pageData{Title: "This link does not work", Message: err.Error() + ". Nothing was recorded."})
+		return cl, action{}, false
+	}
+	a, ok := actions[cl.Action]
+	if !ok {
+		showPage(c, http.StatusBadRequest, pageData{Title: "This link does not work", Message: "We do not know this action. Nothing was recorded."})
+		return cl, action{}, false
+	}
+	return cl, a, true
+}
+
+// actionPage (GET) only asks: mail scanners open links, so GET never acts.
+func (s *Server) actionPage(c *gin.Context) {
+	cl, a, ok := s.claims(c)
+	if !ok {
+		return
+	}
+	if result, used, err := s.opts.Store.TokenResult(c.Request.Context(), cl.UseID()); err == nil && used {
+		showPage(c, http.StatusOK, pageData{Title: "Already recorded", Message: "We already have your answer: " + result + "."})
+		return
+	}
+	showPage(c, http.StatusOK, pageData{Title: a.question, Message: "One click confirms it.", Confirm: "Yes, confirm"})
+}
+
+// act (POST) records the action once: the journey update is idempotent by
+// the token's use id, and the store remembers the use.
+func (s *Server) act(c *gin.Context) {
+	cl, a, ok := s.claims(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	useID := cl.UseID()
+	if result, used, err := s.opts.Store.TokenResult(ctx, useID); err == nil && used {
+		showPage(c, http.StatusOK, pageData{Title: "Already recorded", Message: "We already have your answer: " + result + "."})
+		return
+	}
+	err := s.apply(c, cl, useID)
+	switch {
+	case err == nil, workflows.IsDuplicateEvent(err):
+	case isCompleted(err), isNotFound(err):
+		showPage(c, http.StatusGone, pageData{Title: "Nothing to record", Message: "This customer journey is no longer active. Nothing was recorded."})
+		return
+	case workflows.IsValidationError(err):
+		showPage(c, http.StatusConflict, pageData{Title: "Nothing to record", Message: "This answer no longer applies. Nothing was recorded."})
+		return
+	default:
+		s.log.Error("email action failed", zap.Error(err), zap.String("customer_id", cl.CustomerID), zap.String("action", cl.Action))
+		showPage(c, http.StatusServiceUnavailable, pageData{Title: "Please try again", Message: "We could not record your answer just now. Please try again in a minute."})
+		return
+	}
+	if _, err := s.opts.Store.UseToken(ctx, useID, strings.ToLower(strings.TrimSuffix(a.question, "?")), s.opts.Now()); err != nil {
+		s.log.Error("token use not stored", zap.Error(err), zap.String("customer_id", cl.CustomerID))
+	}
+	showPage(c, http.StatusOK, pageData{Title: "Recorded", Message: a.done})
+}
+
+// apply turns an action into the journey's message.
+func (s *Server) apply(c *gin.Context, cl links.Claims, useID string) error {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 15*time.Second)
+	defer cancel()
+	id := workflows.WorkflowID(cl.CustomerID)
+	send := func(name string, arg any) error {
+		return s.updateWorkflow(ctx, id, name, "action:"+useID, arg, nil)
+	}
+	event := workflows.EngagementEvent{ID: "action-" + useID, Source: "email:" + cl.Step, Time: s.opts.Now().UTC(), Attributes: map[string]string{"action": cl.Action}}
+	switch cl.Action {
+	case "book_handoff":
+		event.Type = "handoff_booked"
+		return send(workflows.UpdateEvent, event)
+	case "on_track", "register", "book_review":
+		event.Type = "email_click"
+		return send(workflows.UpdateEvent, event)
+	case "need_help":
+		return send(workflows.UpdateComplaint, workflows.Complaint{Severity: "low", Summary: fmt.Sprintf("The customer asked for help (answering %s).", cl.Step), Source: "email"})
+	case "report_problem":
+		return send(workflows.UpdateComplaint, workflows.Complaint{Severity: "medium", Summary: fmt.Sprintf("The customer says something is wrong (from %s).", cl.Step), Source: "email"})
+	case "unsubscribe":
+		if err := s.opts.Store.Suppress(ctx, cl.Email, "unsubscribe", s.opts.Now()); err != nil {
+			return err
+		}
+		err := send(workflows.UpdateEmail, workflows.EmailStatus{Status: workflows.EmailSuppressed, Reason: "unsubscribe", Source: "email link"})
+		if workflows.IsValidationError(err) {
+			return nil // already stopped
+		}
+		return err
+	default: // pulse_1 .. pulse_5
+		event.Type = "pulse"
+		event.Attributes["score"] = strconv.Itoa(int(cl.Action[len(cl.Action)-1] - '0'))
+		return send(workflows.UpdateEvent, event)
+	}
+}
+
+func isNotFound(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "NotFound"))
+}

@@ -1,0 +1,197 @@
+package apiserver
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/seed-a80403e2/lifecycle/workflows"
+)
+
+// SendGrid's signed event webhook headers.
+const (
+	SendGridSignatureHeader = "X-Twilio-Email-Event-Webhook-Signature"
+	SendGridTimestampHeader = "X-Twilio-Email-Event-Webhook-Timestamp"
+	SendGridMaxAge          = 10 * time.Minute
+)
+
+// ParseWebhookKey reads SENDGRID_WEBHOOK_PUBLIC_KEY: the base64 DER (PKIX)
+// ECDSA key SendGrid shows, or the same in PEM.
+func ParseWebhookKey(s string) (*ecdsa.PublicKey, error) {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "-----BEGIN PUBLIC KEY-----")
+	s = strings.TrimSuffix(s, "-----END PUBLIC KEY-----")
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))
+	if err != nil {
+		return nil, fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY: not base64: %w", err)
+	}
+	key, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err)
+	}
+	ec, ok := key.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, errors.New("SENDGRID_WEBHOOK_PUBLIC_KEY: not an ECDSA key")
+	}
+	return ec, nil
+}
+
+// sendgridEvent is the part of a SendGrid event we use; custom_args arrive
+// as top-level fields.
+type sendgridEvent struct {
+	Email      string `json:"email"`
+	Event      string `json:"event"`
+	EventID    string `json:"sg_event_id"`
+	Timestamp  int64  `json:"timestamp"`
+	Reason     string `json:"reason"`
+	CustomerID string `json:"customer_id"`
+	Key        string `json:"idempotency_key"`
+	Step       string `json:"step"`
+}
+
+var suppressing = map[string]bool{"bounce": true, "dropped": true, "spamreport": true, "unsubscribe": true, "group_unsubscribe": true}
+
+// ignoredKnown are SendGrid events we acknowledge without acting.
+var ignoredKnown = map[string]bool{"processed": true, "delivered": true, "deferred": true}
+
+func (s *Server) sendgridWebhook(c *gin.Context) {
+	if s.opts.SendGridKey == nil || s.opts.Store == nil {
+		fail(c, http.StatusNotFound, "not_configured", "the SendGrid webhook is off: set SENDGRID_WEBHOOK_PUBLIC_KEY", "")
+		return
+	}
+	body, err := io.ReadAll(c.Request.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		fail(c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is over %d bytes", tooBig.Limit), "")
+		return
+	}
+	if err != nil {
+		fail(c, http.StatusBadRequest, "invalid_body", "could not read the body", "")
+		return
+	}
+	tsText := c.GetHeader(SendGridTimestampHeader)
+	ts, err := strconv.ParseInt(tsText, 10, 64)
+	if err != nil {
+		fail(c, http.StatusUnauthorized, "bad_signature", SendGridTimestampHeader+" must be Unix seconds", SendGridTimestampHeader)
+		return
+	}
+	if age := s.opts.Now().Sub(time.Unix(ts, 0)); age > SendGridMaxAge || age < -SendGridMaxAge {
+		fail(c, http.StatusUnauthorized, "stale_timestamp", fmt.Sprintf("the timestamp is outside the %s window", SendGridMaxAge), SendGridTimestampHeader)
+		return
+	}
+	sig, err := base64.StdEncoding.DecodeString(c.GetHeader(SendGridSignatureHeader))
+	digest := sha256.Sum256(append([]byte(tsText), body...))
+	if err != nil || !ecdsa.VerifyASN1(s.opts.SendGridKey, digest[:], sig) {
+		fail(c, http.StatusUnauthorized, "bad_signature", "the signature does not verify", SendGridSignatureHeader)
+		return
+	}
+	var events []sendgridEvent
+	if err := json.Unmarshal(body, &events); err != nil {
+		fail(c, http.StatusBadRequest, "invalid_json", "expected a JSON array of SendGrid events: "+err.Error(), "")
+		return
+	}
+	counts := map[string]int{}
+	var retry error
+	for _, ev := range events {
+		result, err := s.sendgridEvent(c.Request.Context(), ev)
+		if err != nil {
+			retry = err
+			result = "failed"
+		}
+		counts[result]++
+		s.sgEvents.WithLabelValues(eventLabel(ev.Event), result).Inc()
+	}
+	if retry != nil {
+		// SendGrid retries the batch; every effect is idempotent.
+		s.log.Error("SendGrid events not applied; SendGrid will retry", zap.Error(retry))
+		fail(c, http.StatusServiceUnavailable, "retry", "some events could not be applied; retry", "")
+		return
+	}
+	c.JSON(http.StatusOK, counts)
+}
+
+// eventLabel bounds the metric's label values.
+func eventLabel(e string) string {
+	if suppressing[e] || ignoredKnown[e] || e == "open" || e == "click" {
+		return e
+	}
+	return "unknown"
+}
+
+// sendgridEvent applies one event. Effects are idempotent (the journey
+// dedupes event ids, suppression is a set), so the seen-id record comes
+// after them: a failed batch is retried in full and loses nothing.
+func (s *Server) sendgridEvent(ctx context.Context, ev sendgridEvent) (string, error) {
+	if ev.EventID == "" || len(ev.EventID) > 200 {
+		return "invalid", nil
+	}
+	now := s.opts.Now()
+	known := workflows.ValidAccountID(ev.CustomerID)
+	var err error
+	result := "applied"
+	switch {
+	case ev.Event == "open" || ev.Event == "click":
+		if !known {
+			return "no_customer", nil
+		}
+		typ := map[string]string{"open": "email_open", "click": "email_click"}[ev.Event]
+		err = s.updateWorkflow(ctx, workflows.WorkflowID(ev.CustomerID), workflows.UpdateEvent, "sg:"+ev.EventID,
+			workflows.EngagementEvent{ID: "sg-" + ev.EventID, Type: typ, Source: "sendgrid", Time: time.Unix(ev.Timestamp, 0).UTC(),
+				Attributes: map[string]string{"step": ev.Step}}, nil)
+	case suppressing[ev.Event]:
+		if ev.Email == "" {
+			return "invalid", nil
+		}
+		if err = s.opts.Store.Suppress(ctx, ev.Email, ev.Event, now); err != nil {
+			return "", err
+		}
+		if known {
+			err = s.updateWorkflow(ctx, workflows.WorkflowID(ev.CustomerID), workflows.UpdateEmail, "sg:"+ev.EventID,
+				workflows.EmailStatus{Status: workflows.EmailSuppressed, Reason: ev.Event, Source: "sendgrid"}, nil)
+		}
+	case ignoredKnown[ev.Event]:
+		result = "acknowledged"
+	default:
+		result = "unknown"
+	}
+	switch {
+	case err == nil:
+	case workflows.IsDuplicateEvent(err), workflows.IsValidationError(err):
+		// Already counted, or emails already stopped: nothing more to do.
+	case isCompleted(err), isNotFound(err):
+		result = "no_customer"
+	default:
+		return "", err
+	}
+	first, err := s.opts.Store.SeenWebhookEvent(ctx, ev.EventID, now)
+	if err != nil {
+		return "", err
+	}
+	if !first {
+		return "duplicate", nil
+	}
+	return result, nil
+}
+
+func newSendGridCounter(reg *prometheus.Registry) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "lifecycle_sendgrid_webhook_events_total",
+		Help: "SendGrid webhook events by type and what became of them.",
+	}, []string{"event", "result"})
+	reg.MustRegister(c)
+	return c
+}
