@@ -1,0 +1,195 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// A migration is applied once, in one transaction, and recorded in
+// schema_migrations. Each dialect has its own statements: the column types
+// differ, and later changes (ALTER TABLE in SQLite) will differ more.
+type migration struct {
+	version  int
+	name     string
+	sqlite   []string
+	postgres []string
+}
+
+// migrations, in version order. Never edit one that has shipped; add another.
+var migrations = []migration{
+	{
+		version: 1,
+		name:    "ledger, suppressions, tokens, webhook events, outbox",
+		sqlite: []string{
+			`CREATE TABLE email_ledger (
+				idem_key    TEXT PRIMARY KEY,
+				status      TEXT NOT NULL CHECK (status IN ('sent', 'failed')),
+				provider_id TEXT NOT NULL DEFAULT '',
+				reason      TEXT NOT NULL DEFAULT '',
+				updated_at  TEXT NOT NULL
+			)`,
+			`CREATE TABLE suppressions (
+				email         TEXT PRIMARY KEY, -- lower-cased
+				reason        TEXT NOT NULL,
+				suppressed_at TEXT NOT NULL
+			)`,
+			`CREATE TABLE used_tokens (
+				token_id TEXT PRIMARY KEY,
+				result   TEXT NOT NULL,
+				used_at  TEXT NOT NULL
+			)`,
+			`CREATE TABLE webhook_events (
+				event_id TEXT PRIMARY KEY,
+				seen_at  TEXT NOT NULL
+			)`,
+			// AUTOINCREMENT so that a seq is never reused, even after deletes.
+			`CREATE TABLE outbox (
+				seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+				idem_key      TEXT NOT NULL UNIQUE,
+				customer_id   TEXT NOT NULL,
+				step          TEXT NOT NULL,
+				kind          TEXT NOT NULL,
+				template      TEXT NOT NULL,
+				to_name       TEXT NOT NULL,
+				to_email      TEXT NOT NULL,
+				subject       TEXT NOT NULL,
+				text_body     TEXT NOT NULL,
+				html_body     TEXT NOT NULL,
+				actions_json  TEXT NOT NULL,
+				scheduled_for TEXT NOT NULL,
+				created_at    TEXT NOT NULL
+			)`,
+			`CREATE INDEX outbox_customer_seq ON outbox (customer_id, seq)`,
+		},
+		postgres: []string{
+			`CREATE TABLE email_ledger (
+				idem_key    TEXT PRIMARY KEY,
+				status      TEXT NOT NULL CHECK (status IN ('sent', 'failed')),
+				provider_id TEXT NOT NULL DEFAULT '',
+				reason      TEXT NOT NULL DEFAULT '',
+				updated_at  TIMESTAMPTZ NOT NULL
+			)`,
+			`CREATE TABLE suppressions (
+				email         TEXT PRIMARY KEY, -- lower-cased
+				reason        TEXT NOT NULL,
+				suppressed_at TIMESTAMPTZ NOT NULL
+			)`,
+			`CREATE TABLE used_tokens (
+				token_id TEXT PRIMARY KEY,
+				result   TEXT NOT NULL,
+				used_at  TIMESTAMPTZ NOT NULL
+			)`,
+			`CREATE TABLE webhook_events (
+				event_id TEXT PRIMARY KEY,
+				seen_at  TIMESTAMPTZ NOT NULL
+			)`,
+			`CREATE TABLE outbox (
+				seq           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+				idem_key      TEXT NOT NULL UNIQUE,
+				customer_id   TEXT NOT NULL,
+				step          TEXT NOT NULL,
+				kind          TEXT NOT NULL,
+				template      TEXT NOT NULL,
+				to_name       TEXT NOT NULL,
+				to_email      TEXT NOT NULL,
+				subject       TEXT NOT NULL,
+				text_body     TEXT NOT NULL,
+				html_body     TEXT NOT NULL,
+				actions_json  TEXT NOT NULL,
+				scheduled_for TIMESTAMPTZ NOT NULL,
+				created_at    TIMESTAMPTZ NOT NULL
+			)`,
+			`CREATE INDEX outbox_customer_seq ON outbox (customer_id, seq)`,
+		},
+	},
+}
+
+var createSchemaMigrations = map[string]string{
+	driverSQLite: `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TEXT NOT NULL
+	)`,
+	driverPostgres: `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TIMESTAMPTZ NOT NULL
+	)`,
+}
+
+// migrateLockKey is this store's PostgreSQL advisory lock: any constant that
+// other users of the same database do not pick.
+const migrateLockKey int64 = 0x6c6966656379 // "lifecy"
+
+// migrate applies the pending migrations of list, one transaction each.
+func (s *Store) migrate(ctx context.Context, list []migration) error {
+	for {
+		done, err := s.migrateNext(ctx, list)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// migrateNext applies the first migration of list not yet recorded, and says
+// when there was none. The lock and the check are inside the transaction, so
+// processes opening at once apply each migration exactly once: PostgreSQL
+// serializes on the advisory lock, SQLite on BEGIN IMMEDIATE (_txlock).
+func (s *Store) migrateNext(ctx context.Context, list []migration) (done bool, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("migrate: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }() // a no-op after Commit
+
+	if s.driver == driverPostgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
+			return false, fmt.Errorf("migrate: lock: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, createSchemaMigrations[s.driver]); err != nil {
+		return false, fmt.Errorf("migrate: create schema_migrations: %w", err)
+	}
+	applied := map[int]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return false, fmt.Errorf("migrate: read schema_migrations: %w", err)
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			_ = rows.Close()
+			return false, fmt.Errorf("migrate: read schema_migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Close(); err != nil {
+		return false, fmt.Errorf("migrate: read schema_migrations: %w", err)
+	}
+
+	for _, m := range list {
+		if applied[m.version] {
+			continue
+		}
+		stmts := m.sqlite
+		if s.driver == driverPostgres {
+			stmts = m.postgres
+		}
+		for _, stmt := range stmts {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return false, fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx,
+			s.q(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`),
+			m.version, m.name, s.timeArg(time.Now())); err != nil {
+			return false, fmt.Errorf("migration %d (%s): record: %w", m.version, m.name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return false, fmt.Errorf("migration %d (%s): commit: %w", m.version, m.name, err)
+		}
+		return false, nil
+	}
+	return true, tx.Commit()
+}
