@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/seed-a80403e2/lifecycle/activities"
+	"github.com/seed-a80403e2/lifecycle/internal/store"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 )
 
@@ -72,13 +73,21 @@ func TestMissingFieldFailsTheRender(t *testing.T) {
 	require.ErrorContains(t, err, "RenewalDate")
 }
 
-func TestOutboxWritesEachKeyOnce(t *testing.T) {
-	box, err := activities.NewOutbox(t.TempDir())
+func newOutbox(t *testing.T) (*activities.Outbox, *store.Store) {
+	t.Helper()
+	st, err := store.Open(context.Background(), "", t.TempDir())
 	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	return activities.NewOutbox(st), st
+}
+
+func TestOutboxWritesEachKeyOnce(t *testing.T) {
+	box, st := newOutbox(t)
+	var err error
 	msg := activities.Message{
 		Key: "customer:acme/touchpoint:review-30", CustomerID: "acme", Step: "touchpoint:review-30", Kind: "customer",
 		Template: "review", To: activities.Recipient{Name: "Ada Lovelace", Email: "ada@acme.example"},
-		Subject: "Your 30-day review", Text: "Hi Ada,\n\nBook it.\n",
+		Subject: "Your 30-day review", Text: "Hi Ada,\n\nBook it.\n", HTML: "<p>Hi Ada,</p>",
 		Actions:      []activities.Action{{ID: "book_review", Label: "Book the review"}},
 		ScheduledFor: time.Date(2026, 2, 4, 9, 0, 0, 0, time.UTC),
 	}
@@ -101,18 +110,22 @@ func TestOutboxWritesEachKeyOnce(t *testing.T) {
 	}
 	assert.Equal(t, 1, fresh, "twenty racing sends of one key: one email")
 
-	msgs, err := box.List()
+	msgs, err := box.List(context.Background())
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
 	got := msgs[0]
+	assert.Equal(t, msg.HTML, got.HTML)
 	assert.Equal(t, msg.Key, got.Key)
 	assert.Equal(t, msg.To, got.To)
 	assert.Equal(t, msg.Subject, got.Subject)
 	assert.Equal(t, msg.Text, got.Text)
 	assert.Equal(t, msg.Actions, got.Actions)
 	assert.Equal(t, msg.ScheduledFor, got.ScheduledFor)
-	entries, _ := os.ReadDir(box.Dir)
-	assert.Len(t, entries, 1, "no temporary files left behind")
+
+	require.NoError(t, st.Suppress(context.Background(), "ADA@acme.example", "bounce", time.Now()))
+	msg.Key = "customer:acme/touchpoint:review-60"
+	_, err = box.Send(context.Background(), msg)
+	assert.ErrorIs(t, err, activities.ErrPermanent, "a suppressed address is a permanent failure")
 }
 
 type failingMailer struct{ err error }
@@ -149,8 +162,8 @@ func TestPermanentFailuresAreNotRetried(t *testing.T) {
 }
 
 func TestTeamNoticeGoesThroughTheMailer(t *testing.T) {
-	box, err := activities.NewOutbox(t.TempDir())
-	require.NoError(t, err)
+	box, _ := newOutbox(t)
+	var err error
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	a := &activities.Activities{Mailer: box, Templates: templates(t)}
@@ -161,7 +174,7 @@ func TestTeamNoticeGoesThroughTheMailer(t *testing.T) {
 		_, err = env.ExecuteActivity(a.NotifyTeam, notice)
 		require.NoError(t, err)
 	}
-	msgs, err := box.List()
+	msgs, err := box.List(context.Background())
 	require.NoError(t, err)
 	require.Len(t, msgs, 1, "a retried notice is not sent twice")
 	assert.Equal(t, "manager", msgs[0].Kind)

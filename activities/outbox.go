@@ -1,171 +1,100 @@
 package activities
 
 import (
-	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
+	"encoding/json"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"regexp"
-	"slices"
-	"strings"
 	"time"
+
+	"github.com/seed-a80403e2/lifecycle/internal/store"
 )
 
-// Outbox is the local mailer: every message becomes a text file under Dir
-// that a person can read. A key is written at most once, so a retried send
-// is recorded as a duplicate instead of a second email.
+// Outbox is the local mailer: every message is kept in the store, where a
+// person reads it (the dev outbox page) and clicks its actions. A key is
+// written at most once, so a retried send is recorded as a duplicate.
 type Outbox struct {
-	Dir string
-	Now func() time.Time
+	Store *store.Store
+	Now   func() time.Time
 }
 
-// NewOutbox creates the directory if needed.
-func NewOutbox(dir string) (*Outbox, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
-	}
-	return &Outbox{Dir: dir, Now: time.Now}, nil
-}
+// NewOutbox keeps messages in st.
+func NewOutbox(st *store.Store) *Outbox { return &Outbox{Store: st, Now: time.Now} }
 
-var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
-
-// fileName is readable and collision-free: a cleaned key plus a hash of it.
-func fileName(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	clean := unsafeChars.ReplaceAllString(key, "_")
-	if len(clean) > 80 {
-		clean = clean[:80]
-	}
-	return clean + "-" + hex.EncodeToString(sum[:4]) + ".txt"
-}
-
-// Send writes the message unless its key was written before.
+// Send keeps the message unless its key was kept before. A suppressed
+// address fails for good, as it would with a real provider.
 func (o *Outbox) Send(ctx context.Context, m Message) (Sent, error) {
-	if err := ctx.Err(); err != nil {
+	if reason, ok, err := o.Store.Suppressed(ctx, m.To.Email); err != nil {
+		return Sent{}, err
+	} else if ok {
+		return Sent{}, fmt.Errorf("%s is suppressed (%s): %w", m.To.Email, reason, ErrPermanent)
+	}
+	actions, err := json.Marshal(m.Actions)
+	if err != nil {
 		return Sent{}, err
 	}
-	final := filepath.Join(o.Dir, fileName(m.Key))
-	if _, err := os.Stat(final); err == nil {
-		return Sent{Key: m.Key, MessageID: filepath.Base(final), Duplicate: true}, nil
-	}
-	tmp, err := os.CreateTemp(o.Dir, ".sending-*")
+	inserted, err := o.Store.OutboxPut(ctx, store.OutboxMessage{
+		Key: m.Key, CustomerID: m.CustomerID, Step: m.Step, Kind: m.Kind, Template: m.Template,
+		ToName: m.To.Name, ToEmail: m.To.Email, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
+		ActionsJSON: string(actions), ScheduledFor: m.ScheduledFor, CreatedAt: o.Now(),
+	})
 	if err != nil {
 		return Sent{}, fmt.Errorf("outbox: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(format(m, o.Now())); err != nil {
-		tmp.Close()
-		return Sent{}, fmt.Errorf("outbox: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return Sent{}, fmt.Errorf("outbox: %w", err)
-	}
-	// A hard link creates the final name only if it does not exist yet, so
-	// two racing sends of one key leave exactly one message.
-	if err := os.Link(tmp.Name(), final); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return Sent{Key: m.Key, MessageID: filepath.Base(final), Duplicate: true}, nil
-		}
-		return Sent{}, fmt.Errorf("outbox: %w", err)
-	}
-	return Sent{Key: m.Key, MessageID: filepath.Base(final)}, nil
+	return Sent{Key: m.Key, MessageID: m.Key, Duplicate: !inserted}, nil
 }
 
-var headerOrder = []string{"Key", "Customer", "Step", "Kind", "Template", "To", "Subject", "Scheduled-For", "Written-At"}
-
-func format(m Message, now time.Time) string {
-	var b strings.Builder
-	h := map[string]string{
-		"Key": m.Key, "Customer": m.CustomerID, "Step": m.Step, "Kind": m.Kind, "Template": m.Template,
-		"To": fmt.Sprintf("%s <%s>", m.To.Name, m.To.Email), "Subject": m.Subject,
-		"Scheduled-For": m.ScheduledFor.UTC().Format(time.RFC3339), "Written-At": now.UTC().Format(time.RFC3339Nano),
-	}
-	for _, k := range headerOrder {
-		if h[k] != "" {
-			fmt.Fprintf(&b, "%s: %s\n", k, strings.ReplaceAll(h[k], "\n", " "))
-		}
-	}
-	for _, a := range m.Actions {
-		fmt.Fprintf(&b, "Action: %s %s\n", a.ID, a.Label)
-	}
-	b.WriteString("\n")
-	b.WriteString(m.Text)
-	if !strings.HasSuffix(m.Text, "\n") {
-		b.WriteString("\n")
-	}
-	return b.String()
-}
-
-// List reads every message in the outbox, in the order they were scheduled.
-func (o *Outbox) List() ([]Message, error) {
-	paths, err := filepath.Glob(filepath.Join(o.Dir, "*.txt"))
+// List returns every kept message, oldest first.
+func (o *Outbox) List(ctx context.Context) ([]Message, error) {
+	rows, err := o.Store.OutboxList(ctx, "", 100000)
 	if err != nil {
 		return nil, err
 	}
-	msgs := make([]Message, 0, len(paths))
-	for _, p := range paths {
-		m, err := readMessage(p)
-		if err != nil {
-			return nil, err
-		}
-		msgs = append(msgs, m)
+	out := make([]Message, 0, len(rows))
+	for i := len(rows) - 1; i >= 0; i-- {
+		out = append(out, FromOutbox(rows[i]))
 	}
-	slices.SortStableFunc(msgs, func(a, b Message) int {
-		if c := a.ScheduledFor.Compare(b.ScheduledFor); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Key, b.Key)
-	})
-	return msgs, nil
+	return out, nil
 }
 
-func readMessage(path string) (Message, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Message{}, err
+// FromOutbox turns a stored message back into a Message.
+func FromOutbox(r store.OutboxMessage) Message {
+	m := Message{
+		Key: r.Key, CustomerID: r.CustomerID, Step: r.Step, Kind: r.Kind, Template: r.Template,
+		To: Recipient{Name: r.ToName, Email: r.ToEmail}, Subject: r.Subject, Text: r.Text, HTML: r.HTML,
+		ScheduledFor: r.ScheduledFor,
 	}
-	defer f.Close()
-	var m Message
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" {
-			break
-		}
-		k, v, _ := strings.Cut(line, ": ")
-		switch k {
-		case "Key":
-			m.Key = v
-		case "Customer":
-			m.CustomerID = v
-		case "Step":
-			m.Step = v
-		case "Kind":
-			m.Kind = v
-		case "Template":
-			m.Template = v
-		case "Subject":
-			m.Subject = v
-		case "To":
-			name, email, _ := strings.Cut(v, " <")
-			m.To = Recipient{Name: name, Email: strings.TrimSuffix(email, ">")}
-		case "Scheduled-For":
-			m.ScheduledFor, _ = time.Parse(time.RFC3339, v)
-		case "Action":
-			id, label, _ := strings.Cut(v, " ")
-			m.Actions = append(m.Actions, Action{ID: id, Label: label})
-		}
+	_ = json.Unmarshal([]byte(r.ActionsJSON), &m.Actions) // written by Send: valid JSON
+	return m
+}
+
+// StoreLedger adapts the store to the SendGrid mailer's ledger.
+type StoreLedger struct {
+	Store *store.Store
+	Now   func() time.Time
+}
+
+// LedgerSent reports whether key was sent, and the provider's message id.
+func (l StoreLedger) LedgerSent(ctx context.Context, key string) (string, bool, error) {
+	e, ok, err := l.Store.LedgerGet(ctx, key)
+	if err != nil || !ok || e.Status != "sent" {
+		return "", false, err
 	}
-	var body strings.Builder
-	for sc.Scan() {
-		body.WriteString(sc.Text())
-		body.WriteString("\n")
+	return e.ProviderID, true, nil
+}
+
+// LedgerMarkSent records that the provider accepted key.
+func (l StoreLedger) LedgerMarkSent(ctx context.Context, key, providerID string) error {
+	return l.Store.LedgerMarkSent(ctx, key, providerID, l.now())
+}
+
+// LedgerMarkFailed records a permanent failure of key.
+func (l StoreLedger) LedgerMarkFailed(ctx context.Context, key, reason string) error {
+	return l.Store.LedgerMarkFailed(ctx, key, reason, l.now())
+}
+
+func (l StoreLedger) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
 	}
-	m.Text = body.String()
-	return m, sc.Err()
+	return time.Now()
 }

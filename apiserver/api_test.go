@@ -30,17 +30,20 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/seed-a80403e2/lifecycle/apiserver"
+	"github.com/seed-a80403e2/lifecycle/internal/config"
 	"github.com/seed-a80403e2/lifecycle/internal/metrics"
+	"github.com/seed-a80403e2/lifecycle/internal/store"
 	"github.com/seed-a80403e2/lifecycle/worker"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
 const (
-	salesKey  = "sales-key-0001"
-	csmKey    = "csm-key-00001"
-	integKey  = "integration-key-1"
-	adminKey  = "admin-key-0001"
-	dealToken = "deal-webhook-secret-1"
+	salesKey   = "sales-key-0001"
+	csmKey     = "csm-key-00001"
+	integKey   = "integration-key-1"
+	adminKey   = "admin-key-0001"
+	dealToken  = "deal-webhook-secret-1"
+	linkSecret = "link-secret-for-tests"
 )
 
 type env struct {
@@ -79,7 +82,9 @@ func startEnv(t *testing.T) *env {
 	require.NoError(t, err)
 	dir, err := os.MkdirTemp("", "lifecycle-api-test-")
 	require.NoError(t, err)
-	acts, err := worker.Activities(dir)
+	st, err := store.Open(ctx, "", dir)
+	require.NoError(t, err)
+	acts, err := worker.Activities(&config.Config{LinkSecret: linkSecret, PublicURL: "http://lifecycle.test"}, st)
 	require.NoError(t, err)
 	ts.NewWorker(workflows.TaskQueue, func(r sdkworker.Registry) { worker.Register(r, acts) })
 	api := apiserver.New(apiserver.Options{

@@ -45,6 +45,7 @@ type Options struct {
 	Links       *links.Signer
 	Store       Store
 	SendGridKey *ecdsa.PublicKey // nil turns the SendGrid webhook off
+	Outbox      OutboxReader     // dev mode: /dev/outbox shows the local outbox
 }
 
 // Server holds the API's dependencies.
@@ -119,6 +120,10 @@ func (s *Server) routes() {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{})))
 	r.GET("/v1/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPI) })
 
+	if s.opts.Outbox != nil {
+		r.GET("/dev/outbox", s.devOutbox)
+		r.GET("/dev/outbox/view", s.devOutboxView)
+	}
 	r.GET("/a/:token", s.actionPage)
 	r.POST("/a/:token", s.act)
 

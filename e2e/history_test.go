@@ -51,7 +51,7 @@ func TestJourneyOnARealServer(t *testing.T) {
 
 	sent := func(step string) func() bool {
 		return func() bool {
-			msgs, _ := box.List()
+			msgs, _ := box.List(ctx)
 			return slices.ContainsFunc(msgs, func(m activities.Message) bool { return m.Step == step })
 		}
 	}

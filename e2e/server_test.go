@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/seed-a80403e2/lifecycle/activities"
+	"github.com/seed-a80403e2/lifecycle/internal/store"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
@@ -30,10 +31,12 @@ func startServer(t *testing.T) (client.Client, *activities.Outbox) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	box, err := activities.NewOutbox(t.TempDir())
+	st, err := store.Open(ctx, "", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() })
+	box := activities.NewOutbox(st)
 	tpl, err := activities.LoadTemplates("Lifecycle")
 	if err != nil {
 		t.Fatal(err)

@@ -3,34 +3,53 @@
 package worker
 
 import (
+	"errors"
 	"fmt"
-	"path/filepath"
+	"net/mail"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/seed-a80403e2/lifecycle/activities"
+	"github.com/seed-a80403e2/lifecycle/internal/config"
+	"github.com/seed-a80403e2/lifecycle/internal/links"
+	"github.com/seed-a80403e2/lifecycle/internal/store"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
 // Product is the product name customers see in emails.
 const Product = "Lifecycle"
 
-// OutboxDir is where the local mailer keeps emails under the data directory.
-func OutboxDir(dataDir string) string { return filepath.Join(dataDir, "outbox") }
-
-// Activities builds the journey's activities with the local outbox mailer.
-func Activities(dataDir string) (*activities.Activities, error) {
-	box, err := activities.NewOutbox(OutboxDir(dataDir))
-	if err != nil {
-		return nil, fmt.Errorf("LIFECYCLE_DATA_DIR: %w", err)
-	}
+// Activities builds the journey's activities from the settings: SendGrid
+// when SENDGRID_API_KEY is set, else the local outbox in the store.
+func Activities(cfg *config.Config, st *store.Store) (*activities.Activities, error) {
 	tpl, err := activities.LoadTemplates(Product)
 	if err != nil {
 		return nil, err
 	}
-	return &activities.Activities{Mailer: box, Templates: tpl}, nil
+	acts := &activities.Activities{Templates: tpl, Mailer: activities.NewOutbox(st)}
+	if cfg.LinkSecret == "" {
+		return nil, errors.New("LIFECYCLE_LINK_SECRET: the worker signs the action links in emails; set a secret of 16+ characters")
+	}
+	signer, err := links.NewSigner(cfg.LinkSecret, cfg.PublicURL, links.DefaultTTL, nil)
+	if err != nil {
+		return nil, err
+	}
+	acts.Links = signer
+	if cfg.SendGrid.APIKey != "" {
+		from, err := mail.ParseAddress(cfg.SendGrid.From)
+		if err != nil {
+			return nil, fmt.Errorf("SENDGRID_FROM: %w", err)
+		}
+		acts.Mailer = &activities.SendGrid{
+			APIKey: cfg.SendGrid.APIKey, BaseURL: cfg.SendGrid.BaseURL, Timeout: 10 * time.Second,
+			From:   activities.Recipient{Name: from.Name, Email: from.Address},
+			Ledger: activities.StoreLedger{Store: st}, Suppressions: st,
+		}
+	}
+	return acts, nil
 }
 
 // New creates a worker on the journey task queue with everything registered.

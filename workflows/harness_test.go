@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/seed-a80403e2/lifecycle/activities"
+	"github.com/seed-a80403e2/lifecycle/internal/store"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
@@ -87,10 +89,12 @@ type call struct {
 
 func newHarness(t *testing.T, in workflows.JourneyInput) *harness {
 	t.Helper()
-	box, err := activities.NewOutbox(t.TempDir())
+	st, err := store.Open(context.Background(), "", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() })
+	box := activities.NewOutbox(st)
 	return &harness{t: t, in: in, start: testStart, day: in.DayLength, outbox: box, results: map[string]result{}}
 }
 

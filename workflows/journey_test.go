@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -65,7 +66,7 @@ func TestEngagedCustomerNeverEscalates(t *testing.T) {
 	assert.Equal(t, workflows.Progress{Total: 5, Done: 5, OnTime: 5, Percent: 100}, at90.Progress)
 	assert.Equal(t, 0, at90.Escalations)
 
-	msgs, err := h.outbox.List()
+	msgs, err := h.outbox.List(context.Background())
 	require.NoError(t, err)
 	var customer int
 	for _, m := range msgs {

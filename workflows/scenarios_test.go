@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -105,7 +106,7 @@ func TestThreeYearsContinueAsNewKeepsEverything(t *testing.T) {
 	assert.Greater(t, h.timeline.Older.Count, 1000, "and summarises the rest")
 	assert.Equal(t, h.timeline.Older.From, testStart, "from day 0")
 
-	msgs, err := h.outbox.List()
+	msgs, err := h.outbox.List(context.Background())
 	require.NoError(t, err)
 	days := map[string][]int{}
 	for _, m := range msgs {
@@ -323,7 +324,7 @@ func TestSuppressedAddressStopsCustomerEmail(t *testing.T) {
 		"days 3 and 7 were not emailed; day 14 was, after the resume")
 	_, skipped := h.entry("touchpoint:training-basics:not-sent")
 	assert.True(t, skipped, "the skipped email is on the timeline")
-	msgs, err := h.outbox.List()
+	msgs, err := h.outbox.List(context.Background())
 	require.NoError(t, err)
 	for _, m := range msgs {
 		assert.NotEqual(t, "touchpoint:webinar-welcome", m.Step)

@@ -13,7 +13,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/seed-a80403e2/lifecycle/internal/devserver"
-	"github.com/seed-a80403e2/lifecycle/worker"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
@@ -68,7 +67,12 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer c.Close()
-	stopWorker, err := a.startWorker(c)
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	stopWorker, err := a.startWorker(c, st)
 	if err != nil {
 		return err
 	}
@@ -83,7 +87,10 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "  Temporal UI  %s\n", ui)
 	}
 	fmt.Fprintf(stdout, "  Temporal     %s (namespace %s)\n", srv.FrontendAddress(), srv.Namespace())
-	fmt.Fprintf(stdout, "  Data         %s (outbox: %s)\n", a.cfg.DataDir, worker.OutboxDir(a.cfg.DataDir))
+	fmt.Fprintf(stdout, "  Data         %s\n", a.cfg.DataDir)
+	if a.cfg.SendGrid.APIKey == "" {
+		fmt.Fprintf(stdout, "  Outbox       %s/dev/outbox   (emails, with working action links)\n", a.cfg.PublicURL)
+	}
 	fmt.Fprintf(stdout, "  Day length   %s\n\n", a.cfg.DayLength)
 	if a.cfg.GeneratedKeys {
 		fmt.Fprintln(stdout, "  API keys (generated for this run; set LIFECYCLE_API_KEYS to keep your own):")
@@ -94,5 +101,5 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "    %-12s %s\n", rk[0], rk[1])
 	}
 	fmt.Fprintln(stdout, "\nCtrl-C stops everything; journeys continue at the next start.")
-	return a.serveAPI(ctx, ln, c)
+	return a.serveAPI(ctx, ln, c, st, a.cfg.SendGrid.APIKey == "")
 }

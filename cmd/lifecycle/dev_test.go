@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/seed-a80403e2/lifecycle/activities"
-	"github.com/seed-a80403e2/lifecycle/worker"
+	"github.com/seed-a80403e2/lifecycle/internal/store"
 )
 
 func freePort(t *testing.T) string {
@@ -186,8 +186,10 @@ func TestDevRunsJourneysAcrossARestart(t *testing.T) {
 	assert.GreaterOrEqual(t, day, 5.0)
 	assert.Equal(t, 0, dev.stop())
 
-	box := activities.Outbox{Dir: worker.OutboxDir(dataDir)}
-	msgs, err := box.List()
+	st, err := store.Open(context.Background(), "", dataDir)
+	require.NoError(t, err)
+	defer st.Close()
+	msgs, err := activities.NewOutbox(st).List(context.Background())
 	require.NoError(t, err)
 	var steps []string
 	for _, m := range msgs {

@@ -17,8 +17,10 @@ import (
 
 	"github.com/seed-a80403e2/lifecycle/apiserver"
 	"github.com/seed-a80403e2/lifecycle/internal/config"
+	"github.com/seed-a80403e2/lifecycle/internal/links"
 	"github.com/seed-a80403e2/lifecycle/internal/logging"
 	"github.com/seed-a80403e2/lifecycle/internal/metrics"
+	"github.com/seed-a80403e2/lifecycle/internal/store"
 	"github.com/seed-a80403e2/lifecycle/internal/tclient"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 	"github.com/seed-a80403e2/lifecycle/worker"
@@ -71,9 +73,19 @@ func (a *app) dial(ctx context.Context, t config.Temporal, wait time.Duration) (
 	return tclient.Dial(ctx, t, a.log, a.metrics, wait)
 }
 
+// openStore opens the store (PostgreSQL or the SQLite file) and migrates it.
+func (a *app) openStore(ctx context.Context) (*store.Store, error) {
+	st, err := store.Open(ctx, a.cfg.DatabaseURL, a.cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a.log.Info("store open", zap.String("driver", st.Driver()))
+	return st, nil
+}
+
 // startWorker starts a journey worker; stop it with the returned function.
-func (a *app) startWorker(c client.Client) (func(), error) {
-	acts, err := worker.Activities(a.cfg.DataDir)
+func (a *app) startWorker(c client.Client, st *store.Store) (func(), error) {
+	acts, err := worker.Activities(a.cfg, st)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +93,11 @@ func (a *app) startWorker(c client.Client) (func(), error) {
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
-	a.log.Info("worker started", zap.String("task_queue", "customer-lifecycle"), zap.String("outbox", worker.OutboxDir(a.cfg.DataDir)))
+	mailer := "local outbox"
+	if a.cfg.SendGrid.APIKey != "" {
+		mailer = "SendGrid"
+	}
+	a.log.Info("worker started", zap.String("task_queue", "customer-lifecycle"), zap.String("mailer", mailer))
 	return w.Stop, nil
 }
 
@@ -95,11 +111,30 @@ func (a *app) listen() (net.Listener, error) {
 }
 
 // serveAPI serves until ctx ends, then drains in-flight requests.
-func (a *app) serveAPI(ctx context.Context, ln net.Listener, c client.Client) error {
-	api := apiserver.New(apiserver.Options{
+func (a *app) serveAPI(ctx context.Context, ln net.Listener, c client.Client, st *store.Store, devOutbox bool) error {
+	opts := apiserver.Options{
 		Client: c, Namespace: a.cfg.Temporal.Namespace, APIKeys: a.cfg.APIKeys, Playbook: playbooks.Default(),
 		DayLength: a.cfg.DayLength, DealSecret: a.cfg.DealSecret, Logger: a.log.Named("http"), Registry: a.reg,
-	})
+		Store: st,
+	}
+	if devOutbox {
+		opts.Outbox = st
+	}
+	if a.cfg.LinkSecret != "" {
+		signer, err := links.NewSigner(a.cfg.LinkSecret, a.cfg.PublicURL, links.DefaultTTL, nil)
+		if err != nil {
+			return err
+		}
+		opts.Links = signer
+	}
+	if a.cfg.SendGrid.WebhookPublicKey != "" {
+		key, err := apiserver.ParseWebhookKey(a.cfg.SendGrid.WebhookPublicKey)
+		if err != nil {
+			return err
+		}
+		opts.SendGridKey = key
+	}
+	api := apiserver.New(opts)
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -131,7 +166,12 @@ func workerCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer c.Close()
-	stop, err := a.startWorker(c)
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	stop, err := a.startWorker(c, st)
 	if err != nil {
 		return err
 	}
@@ -164,5 +204,10 @@ func apiCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer c.Close()
-	return a.serveAPI(ctx, ln, c)
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return a.serveAPI(ctx, ln, c, st, false)
 }

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"sort"
@@ -37,10 +38,20 @@ type Config struct {
 	PublicURL     string
 	LinkSecret    string
 	DealSecret    string
+	DatabaseURL   string
+	SendGrid      SendGrid
 	Temporal      Temporal
 	LogLevel      string
 	LogFormat     string
 	GeneratedKeys bool // dev made the API keys up because none were set
+}
+
+// SendGrid is the mail provider; without an API key emails go to the outbox.
+type SendGrid struct {
+	APIKey           string
+	BaseURL          string
+	From             string // "Name <address>" or an address
+	WebhookPublicKey string
 }
 
 // Temporal is how to reach the Temporal frontend.
@@ -66,6 +77,11 @@ var Settings = []Setting{
 	{"LIFECYCLE_PUBLIC_URL", "public-url", "http://<http-addr>", "base URL customers reach the API at (links in emails)"},
 	{"LIFECYCLE_LINK_SECRET", "link-secret", "", "secret that signs email action links; dev generates one when unset"},
 	{"LIFECYCLE_DEAL_WEBHOOK_SECRET", "deal-webhook-secret", "", "shared secret of the CRM's signed deal webhook; the webhook is off when unset"},
+	{"DATABASE_URL", "database-url", "", "PostgreSQL URL of the store (sent-email ledger, suppressions, used links, outbox); SQLite in the data directory when unset"},
+	{"SENDGRID_API_KEY", "sendgrid-api-key", "", "send email through SendGrid; the local outbox when unset"},
+	{"SENDGRID_BASE_URL", "sendgrid-base-url", "https://api.sendgrid.com", "SendGrid API base URL"},
+	{"SENDGRID_FROM", "sendgrid-from", "", "sender, e.g. \"Customer Success <cs@example.com>\" (required with SENDGRID_API_KEY)"},
+	{"SENDGRID_WEBHOOK_PUBLIC_KEY", "sendgrid-webhook-public-key", "", "verification key of SendGrid's signed event webhook; the webhook is off when unset"},
 	{"TEMPORAL_ADDRESS", "temporal-address", "127.0.0.1:7233", "Temporal frontend host:port (worker and api)"},
 	{"TEMPORAL_NAMESPACE", "temporal-namespace", "default", "Temporal namespace"},
 	{"TEMPORAL_TLS_CERT", "temporal-tls-cert", "", "client certificate file for mTLS"},
@@ -107,11 +123,16 @@ func Load(flags map[string]*string, dev bool) (*Config, error) {
 		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
 	}
 	c := &Config{
-		DataDir:    get("LIFECYCLE_DATA_DIR"),
-		HTTPAddr:   get("LIFECYCLE_HTTP_ADDR"),
-		PublicURL:  get("LIFECYCLE_PUBLIC_URL"),
-		LinkSecret: get("LIFECYCLE_LINK_SECRET"),
-		DealSecret: get("LIFECYCLE_DEAL_WEBHOOK_SECRET"),
+		DataDir:     get("LIFECYCLE_DATA_DIR"),
+		HTTPAddr:    get("LIFECYCLE_HTTP_ADDR"),
+		PublicURL:   get("LIFECYCLE_PUBLIC_URL"),
+		LinkSecret:  get("LIFECYCLE_LINK_SECRET"),
+		DealSecret:  get("LIFECYCLE_DEAL_WEBHOOK_SECRET"),
+		DatabaseURL: get("DATABASE_URL"),
+		SendGrid: SendGrid{
+			APIKey: get("SENDGRID_API_KEY"), BaseURL: get("SENDGRID_BASE_URL"), From: get("SENDGRID_FROM"),
+			WebhookPublicKey: get("SENDGRID_WEBHOOK_PUBLIC_KEY"),
+		},
 		Temporal: Temporal{
 			Address:   get("TEMPORAL_ADDRESS"),
 			Namespace: get("TEMPORAL_NAMESPACE"),
@@ -143,6 +164,17 @@ func Load(flags map[string]*string, dev bool) (*Config, error) {
 		bad("LIFECYCLE_PUBLIC_URL", "%q is not an http(s) URL", c.PublicURL)
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		bad("DATABASE_URL", "must be a postgres:// URL")
+	}
+	if u, err := url.Parse(c.SendGrid.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("SENDGRID_BASE_URL", "%q is not an http(s) URL", c.SendGrid.BaseURL)
+	}
+	if c.SendGrid.APIKey != "" {
+		if _, err := mail.ParseAddress(c.SendGrid.From); err != nil {
+			bad("SENDGRID_FROM", "%q is not an address like \"CS <cs@example.com>\"", c.SendGrid.From)
+		}
+	}
 	if (c.Temporal.TLSCert == "") != (c.Temporal.TLSKey == "") {
 		bad("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together")
 	}
