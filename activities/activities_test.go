@@ -97,8 +97,9 @@ func TestOutboxWritesEachKeyOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], err = box.Send(context.Background(), msg)
-			assert.NoError(t, err)
+			var sendErr error
+			results[i], sendErr = box.Send(context.Background(), msg)
+			assert.NoError(t, sendErr)
 		}()
 	}
 	wg.Wait()

@@ -3,6 +3,9 @@ package apiserver_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,6 +34,7 @@ import (
 
 	"github.com/seed-a80403e2/lifecycle/apiserver"
 	"github.com/seed-a80403e2/lifecycle/internal/config"
+	"github.com/seed-a80403e2/lifecycle/internal/links"
 	"github.com/seed-a80403e2/lifecycle/internal/metrics"
 	"github.com/seed-a80403e2/lifecycle/internal/store"
 	"github.com/seed-a80403e2/lifecycle/worker"
@@ -51,6 +55,9 @@ type env struct {
 	url    string
 	client client.Client
 	ns     string
+	store  *store.Store
+	links  *links.Signer
+	sgKey  *ecdsa.PrivateKey
 }
 
 var (
@@ -66,7 +73,9 @@ func newEnv(t *testing.T) *env {
 	if shared == nil {
 		t.Fatal("test environment failed to start")
 	}
-	return &env{t: t, url: shared.url, client: shared.client, ns: shared.ns}
+	e := *shared
+	e.t = t
+	return &e
 }
 
 func startEnv(t *testing.T) *env {
@@ -87,13 +96,18 @@ func startEnv(t *testing.T) *env {
 	acts, err := worker.Activities(&config.Config{LinkSecret: linkSecret, PublicURL: "http://lifecycle.test"}, st)
 	require.NoError(t, err)
 	ts.NewWorker(workflows.TaskQueue, func(r sdkworker.Registry) { worker.Register(r, acts) })
+	signer, err := links.NewSigner(linkSecret, "http://lifecycle.test", time.Hour, nil)
+	require.NoError(t, err)
+	sgKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
 	api := apiserver.New(apiserver.Options{
 		Client: c, Namespace: ts.GetDefaultNamespace(),
 		APIKeys:   map[string]string{salesKey: "sales", csmKey: "csm", integKey: "integration", adminKey: "admin"},
 		DayLength: time.Hour, DealSecret: dealToken, Logger: zap.NewNop(), Registry: reg,
+		Links: signer, Store: st, Outbox: st, SendGridKey: &sgKey.PublicKey,
 	})
 	srv := httptest.NewServer(api.Handler())
-	return &env{url: srv.URL, client: c, ns: ts.GetDefaultNamespace()}
+	return &env{url: srv.URL, client: c, ns: ts.GetDefaultNamespace(), store: st, links: signer, sgKey: sgKey}
 }
 
 func (e *env) do(method, path, key string, body any) (int, map[string]any) {
@@ -132,7 +146,7 @@ func (e *env) do(method, path, key string, body any) (int, map[string]any) {
 func startBody(id string) map[string]any {
 	return map[string]any{
 		"account":       map[string]any{"id": id, "name": "Acme " + id, "plan": "enterprise", "renewal_date": time.Now().AddDate(1, 0, 0).Format("2006-01-02")},
-		"champion":      map[string]any{"name": "Ada Lovelace", "email": "ada@acme.example", "time_zone": "Europe/London"},
+		"champion":      map[string]any{"name": "Ada Lovelace", "email": "ada@" + id + ".example", "time_zone": "Europe/London"},
 		"csm":           map[string]any{"name": "Grace Hopper", "email": "grace@vendor.example"},
 		"manager_email": "manager@vendor.example",
 		"deal_id":       "deal-" + id,

@@ -150,6 +150,22 @@ func TestDevRunsJourneysAcrossARestart(t *testing.T) {
 	}
 	require.Equal(t, http.StatusCreated, api.call("POST", "/v1/customers", start, nil))
 
+	// A second customer books the handoff from the welcome email's link.
+	booked := map[string]any{}
+	for k, v := range start {
+		booked[k] = v
+	}
+	booked["account"] = map[string]any{"id": "booked-co", "name": "Booked Co", "plan": "pro", "renewal_date": time.Now().AddDate(1, 0, 0).Format("2006-01-02")}
+	require.Equal(t, http.StatusCreated, api.call("POST", "/v1/customers", booked, nil))
+	bookURL := welcomeAction(t, dataDir, "booked-co", "book_handoff")
+	require.True(t, strings.HasPrefix(bookURL, "http://"+httpAddr+"/a/"), bookURL)
+	resp, err := http.Post(bookURL, "application/x-www-form-urlencoded", nil)
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(page))
+	require.Contains(t, string(page), "Recorded")
+
 	// Day 3 (6 s): the handoff reminder, as nobody booked the call.
 	var tl timeline
 	waitUntil(t, "the handoff reminder", 20*time.Second, func() bool {
@@ -171,7 +187,17 @@ func TestDevRunsJourneysAcrossARestart(t *testing.T) {
 			ReminderSent bool `json:"reminder_sent"`
 		} `json:"handoff"`
 	}
-	require.Equal(t, http.StatusOK, api.call("GET", "/v1/customers/restart-co", nil, &state))
+	// Right after a restart the first query may wait for the worker to
+	// replay the journey; a 503 asks the caller to retry.
+	waitUntil(t, "the journey's state after the restart", 20*time.Second, func() bool {
+		var problem map[string]any
+		status := api.call("GET", "/v1/customers/restart-co", nil, &problem)
+		if status != http.StatusOK {
+			t.Logf("state after restart: %d %v", status, problem)
+			return false
+		}
+		return api.call("GET", "/v1/customers/restart-co", nil, &state) == http.StatusOK
+	})
 	assert.Equal(t, "default@v1", state.Playbook)
 	assert.True(t, state.Handoff.ReminderSent, "state survived the restart")
 
@@ -180,7 +206,10 @@ func TestDevRunsJourneysAcrossARestart(t *testing.T) {
 		api.call("GET", "/v1/customers/restart-co/timeline", nil, &tl)
 		_, esc := tl.day("handoff:escalation")
 		_, web := tl.day("touchpoint:webinar-welcome")
-		return esc && web
+		var other timeline
+		api.call("GET", "/v1/customers/booked-co/timeline", nil, &other)
+		_, otherWeb := other.day("touchpoint:webinar-welcome")
+		return esc && web && otherWeb
 	})
 	day, _ = tl.day("handoff:escalation")
 	assert.GreaterOrEqual(t, day, 5.0)
@@ -193,10 +222,49 @@ func TestDevRunsJourneysAcrossARestart(t *testing.T) {
 	require.NoError(t, err)
 	var steps []string
 	for _, m := range msgs {
-		steps = append(steps, m.Step)
+		if m.CustomerID == "restart-co" {
+			steps = append(steps, m.Step)
+		}
 	}
 	joined := strings.Join(steps, " ")
 	for _, step := range []string{"handoff:welcome", "handoff:csm-task", "handoff:reminder", "handoff:escalation", "touchpoint:training-basics", "touchpoint:webinar-welcome"} {
 		assert.Equal(t, 1, strings.Count(" "+joined+" ", " "+step+" "), fmt.Sprintf("%s sent exactly once", step))
 	}
+
+	// booked-co booked on day 0: past day 7, neither reminder nor escalation.
+	var bookedSteps []string
+	for _, m := range msgs {
+		if m.CustomerID == "booked-co" {
+			bookedSteps = append(bookedSteps, m.Step)
+		}
+	}
+	assert.Contains(t, bookedSteps, "touchpoint:webinar-welcome", "its journey ran on")
+	assert.NotContains(t, bookedSteps, "handoff:reminder")
+	assert.NotContains(t, bookedSteps, "handoff:escalation")
+}
+
+// welcomeAction reads the customer's welcome email from the outbox (the
+// store in the data directory) and returns the URL of one of its actions.
+func welcomeAction(t *testing.T, dataDir, customer, action string) string {
+	t.Helper()
+	st, err := store.Open(context.Background(), "", dataDir)
+	require.NoError(t, err)
+	defer st.Close()
+	var url string
+	waitUntil(t, "the welcome email", 10*time.Second, func() bool {
+		m, ok, err := st.OutboxGet(context.Background(), "customer:"+customer+"/handoff:welcome")
+		require.NoError(t, err)
+		if !ok {
+			return false
+		}
+		var actions []struct{ ID, URL string }
+		require.NoError(t, json.Unmarshal([]byte(m.ActionsJSON), &actions))
+		for _, a := range actions {
+			if a.ID == action {
+				url = a.URL
+			}
+		}
+		return true
+	})
+	return url
 }
