@@ -24,6 +24,8 @@ Usage:
   lifecycle api [flags]                 serve the HTTP API against a Temporal frontend
   lifecycle playbook validate FILE      check a playbook; exit 1 with each line and problem
   lifecycle playbook default            print the default playbook (a starting point)
+  lifecycle email preview TEMPLATE      render a customer email with sample data (--html)
+  lifecycle email list                  list the email templates
   lifecycle help [COMMAND]              this text, or a command's flags
 
 Every flag is also an environment variable (see 'lifecycle help dev' or README).
@@ -53,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = apiCmd(ctx, rest, stderr)
 	case "playbook":
 		err = playbookCmd(rest, stdout, stderr)
+	case "email":
+		err = emailCmd(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] != "help" {
 			return run(ctx, []string{rest[0], "--help"}, stdout, stderr)

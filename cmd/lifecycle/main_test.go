@@ -80,3 +80,20 @@ func TestPlaybookValidate(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.Equal(t, string(playbooks.DefaultYAML()), out)
 }
+
+func TestEmailPreview(t *testing.T) {
+	code, out, _ := runCLI(t, "email", "preview", "happiness_pulse")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "Subject: How is it going, Ada?")
+	assert.Contains(t, out, "I'm on track: http://127.0.0.1:8080/a/sample-on-track")
+	code, out, _ = runCLI(t, "email", "preview", "--html", "welcome")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "<!doctype html>")
+	assert.Contains(t, out, "Unsubscribe")
+	code, _, errOut := runCLI(t, "email", "preview", "nope")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, `unknown template "nope"`)
+	code, out, _ = runCLI(t, "email", "list")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "renewal_reminder")
+}
