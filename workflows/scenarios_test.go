@@ -330,3 +330,22 @@ func TestSuppressedAddressStopsCustomerEmail(t *testing.T) {
 		assert.NotEqual(t, "touchpoint:webinar-welcome", m.Step)
 	}
 }
+
+// A permanent send failure (here the store already lists the address as
+// suppressed, so the mailer refuses it) is recorded and becomes a CSM task.
+func TestPermanentEmailFailureTasksTheCSM(t *testing.T) {
+	h := newHarness(t, testInput(playbooks.Default()))
+	require.NoError(t, h.outbox.Store.Suppress(context.Background(), "ada@acme.example", "bounce", testStart))
+	h.run(1)
+	failed, ok := h.entry("handoff:welcome:failed")
+	require.True(t, ok, "the failure is on the timeline")
+	assert.Contains(t, failed.Cause, "suppressed (bounce)")
+	assert.Equal(t, workflows.EntrySystem, failed.Kind)
+	var tasked bool
+	for _, e := range h.timeline.Entries {
+		if e.Kind == workflows.EntryTask && e.Step == "handoff:welcome:failed" && e.To == "grace@vendor.example" {
+			tasked = true
+		}
+	}
+	assert.True(t, tasked, "the CSM is tasked to reach the champion another way")
+}
