@@ -3,7 +3,7 @@ GO ?= go
 # make run ARGS="--day-length 5s" passes flags to `lifecycle dev`.
 ARGS ?=
 
-.PHONY: run test lint build
+.PHONY: run test lint build bench fuzz assets
 
 ## run: everything locally (embedded Temporal, UI, worker, API); Ctrl-C stops it
 run: build
@@ -24,3 +24,15 @@ lint:
 ## build: the lifecycle binary in bin/
 build:
 	$(GO) build -o bin/lifecycle ./cmd/lifecycle
+
+## bench: benchmarks against the raw engine; writes BENCHMARKS.md (about 10 minutes)
+bench:
+	$(GO) run ./bench -out BENCHMARKS.md
+
+## fuzz: a short run of every fuzz target (their seed corpora run in make test)
+fuzz:
+	./scripts/fuzz.sh
+
+## assets: refresh the dashboard's vendored front-end libraries from npm
+assets:
+	./dashboard/assets.sh
