@@ -46,6 +46,10 @@ type Options struct {
 	Store       Store
 	SendGridKey *ecdsa.PublicKey // nil turns the SendGrid webhook off
 	Outbox      OutboxReader     // dev mode: /dev/outbox shows the local outbox
+
+	// Mount adds routes of other parts served by the same server (the
+	// dashboard under /ui), after the API's middleware.
+	Mount func(r *gin.Engine)
 }
 
 // Server holds the API's dependencies.
@@ -123,6 +127,9 @@ func (s *Server) routes() {
 	if s.opts.Outbox != nil {
 		r.GET("/dev/outbox", s.devOutbox)
 		r.GET("/dev/outbox/view", s.devOutboxView)
+	}
+	if s.opts.Mount != nil {
+		s.opts.Mount(r)
 	}
 	r.GET("/a/:token", s.actionPage)
 	r.POST("/a/:token", s.act)
