@@ -167,6 +167,7 @@ type State struct {
 	Next           []Upcoming      `json:"next_touchpoints"`
 	OpenComplaints []ComplaintRun  `json:"open_complaints"`
 	Escalations    int             `json:"escalations"`
+	EventsCounted  int             `json:"events_counted"` // engagement events applied, duplicates not
 	EmailBlocked   string          `json:"email_blocked,omitempty"`
 	Runs           int             `json:"runs"`
 }
