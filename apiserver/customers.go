@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -201,12 +200,16 @@ func (s *Server) postEvent(c *gin.Context) {
 	if !decode(c, &ev) {
 		return
 	}
-	if strings.TrimSpace(ev.ID) == "" {
-		fail(c, http.StatusUnprocessableEntity, "invalid_field", "id: is required (it deduplicates the event)", "id")
+	if err := workflows.ValidateEventShape(ev); err != nil {
+		invalid(c, err)
 		return
 	}
 	if ev.Time.IsZero() {
 		ev.Time = s.opts.Now().UTC()
+	}
+	if c.Query("async") == "true" {
+		s.queueEvent(c, id, ev)
+		return
 	}
 	var res workflows.EventResult
 	err := s.update(c, id, workflows.UpdateEvent, ev, &res)
@@ -218,6 +221,19 @@ func (s *Server) postEvent(c *gin.Context) {
 	default:
 		c.JSON(http.StatusAccepted, EventResponse{Engagement: res.Engagement, Happiness: res.Happiness})
 	}
+}
+
+// queueEvent hands the event to Temporal as a signal: accepted as soon as
+// the server has it, applied in order when a worker runs the journey, even
+// if no worker is up right now.
+func (s *Server) queueEvent(c *gin.Context, id string, ev workflows.EngagementEvent) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
+	defer cancel()
+	if err := s.opts.Client.SignalWorkflow(ctx, workflows.WorkflowID(id), "", workflows.SignalEvent, ev); err != nil {
+		s.temporalError(c, err, id)
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"queued": true})
 }
 
 func (s *Server) postComplaint(c *gin.Context) {

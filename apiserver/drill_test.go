@@ -62,7 +62,7 @@ func TestDrillThousandConcurrentDuplicateEvents(t *testing.T) {
 	require.Equal(t, http.StatusCreated, status)
 	var counted, duplicate, other atomic.Int32
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 64)
+	sem := make(chan struct{}, 32)
 	for i := range 1000 {
 		wg.Add(1)
 		go func() {

@@ -32,8 +32,12 @@ const (
 	UpdateResume    = "resume"
 	UpdateReassign  = "reassign"
 	UpdateEmail     = "email_status"
-	QueryState      = "state"
-	QueryTimeline   = "timeline"
+	// SignalEvent carries an engagement event when the caller cannot wait
+	// for the journey's answer (a worker may be down): the server keeps it.
+	SignalEvent = "event"
+
+	QueryState    = "state"
+	QueryTimeline = "timeline"
 )
 
 // DefaultDayLength is one journey day in real time.

@@ -64,33 +64,42 @@ func (j *journey) open() error {
 	return nil
 }
 
-// ValidateEvent checks an event's shape against a playbook; the API runs it
-// too, before anything reaches Temporal.
-func ValidateEvent(pb *playbooks.Playbook, ev EngagementEvent) error {
+// ValidateEventShape checks what can be checked without the journey's
+// playbook; the API runs it before anything reaches Temporal.
+func ValidateEventShape(ev EngagementEvent) error {
 	switch {
 	case ev.ID == "" || len(ev.ID) > 200:
 		return rejectf("id: must be 1-200 characters")
-	case ev.Type == "":
-		return rejectf("type: is required")
+	case ev.Type == "" || len(ev.Type) > 64:
+		return rejectf("type: is required (up to 64 characters)")
 	case len(ev.Attributes) > 32:
 		return rejectf("attributes: at most 32")
 	case len(ev.Source) > 100:
 		return rejectf("source: at most 100 characters")
-	}
-	if _, ok := pb.Scoring.Weights[ev.Type]; !ok {
-		return rejectf("type: unknown event type %q (known: %s)", ev.Type, strings.Join(sortedWeights(pb), ", "))
 	}
 	if ev.Type == "pulse" {
 		if n, err := strconv.Atoi(ev.Attributes["score"]); err != nil || n < 1 || n > 5 {
 			return rejectf("attributes.score: a pulse needs a score from 1 to 5")
 		}
 	}
-	// Every entry is checked; the answer does not depend on order.
+	// Every entry is checked; the answer does not depend on the order.
 	//workflowcheck:ignore
 	for k, v := range ev.Attributes {
 		if len(k) > 64 || len(v) > 1000 {
 			return rejectf("attributes: keys up to 64 and values up to 1000 characters")
 		}
+	}
+	return nil
+}
+
+// ValidateEvent checks an event against a playbook: its shape, and a type
+// the playbook scores.
+func ValidateEvent(pb *playbooks.Playbook, ev EngagementEvent) error {
+	if err := ValidateEventShape(ev); err != nil {
+		return err
+	}
+	if _, ok := pb.Scoring.Weights[ev.Type]; !ok {
+		return rejectf("type: unknown event type %q (known: %s)", ev.Type, strings.Join(sortedWeights(pb), ", "))
 	}
 	return nil
 }
@@ -446,4 +455,28 @@ func (j *journey) onEmailStatus(ctx workflow.Context, e EmailStatus) (State, err
 	}
 	j.poke()
 	return j.state(now), nil
+}
+
+// drainEvents applies every engagement event that arrived as a signal, in
+// the order the server received them. The API checked their shape; one
+// the journey still refuses (an event type this playbook does not know, a
+// journey that ended) is put on the timeline, not dropped silently.
+func (j *journey) drainEvents(ctx workflow.Context) {
+	var ev EngagementEvent
+	for j.events.ReceiveAsync(&ev) {
+		err := j.validateEvent(ev)
+		switch {
+		case err == nil:
+			_, _ = j.onEvent(ctx, ev) // cannot fail
+		case IsDuplicateEvent(err):
+		default:
+			var appErr *temporal.ApplicationError
+			msg := err.Error()
+			if errors.As(err, &appErr) {
+				msg = appErr.Message()
+			}
+			j.entry(workflow.Now(ctx), EntrySystem, "event:"+ev.ID+":refused", "Event refused", msg, "")
+		}
+		ev = EngagementEvent{}
+	}
 }

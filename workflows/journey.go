@@ -31,6 +31,7 @@ type journey struct {
 	wfID   string
 	loc    *time.Location
 	wake   workflow.Channel
+	events workflow.ReceiveChannel // engagement events sent as signals
 	log    log.Logger
 	newRun bool // continue as new at the next safe point (a term began)
 }
@@ -62,8 +63,8 @@ func newJourney(ctx workflow.Context, in JourneyInput) (*journey, error) {
 	info := workflow.GetInfo(ctx)
 	j := &journey{
 		in: in, pb: in.Playbook, c: in.Carry, wfID: info.WorkflowExecution.ID, loc: loc,
-		wake: workflow.NewBufferedChannel(ctx, 1),
-		log:  log.With(workflow.GetLogger(ctx), "customer_id", in.Account.ID),
+		wake: workflow.NewBufferedChannel(ctx, 1), events: workflow.GetSignalChannel(ctx, SignalEvent),
+		log: log.With(workflow.GetLogger(ctx), "customer_id", in.Account.ID),
 	}
 	j.in.Carry = nil
 	if j.c == nil {
@@ -170,6 +171,7 @@ func (j *journey) run(ctx workflow.Context) (State, error) {
 		if err := ctx.Err(); err != nil {
 			return j.state(workflow.Now(ctx)), err
 		}
+		j.drainEvents(ctx)
 		if err := j.runDue(ctx); err != nil {
 			return j.state(workflow.Now(ctx)), err
 		}
@@ -195,6 +197,7 @@ func (j *journey) run(ctx workflow.Context) (State, error) {
 		}
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(j.wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+		sel.AddReceive(j.events, func(workflow.ReceiveChannel, bool) { j.drainEvents(ctx) })
 		if timer != nil {
 			sel.AddFuture(timer, func(workflow.Future) { timer, timerAt, cancel = nil, time.Time{}, nil })
 		}
@@ -239,6 +242,9 @@ func (j *journey) continueAsNew(ctx workflow.Context) (State, error) {
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return State{}, err
 	}
+	// Signals that arrived meanwhile belong to this run's history: apply them
+	// now, or they would be lost with it.
+	j.drainEvents(ctx)
 	next := j.in
 	next.Carry = j.c
 	j.log.Info("continuing as new", "run", j.c.Runs, "term", j.c.Term)
@@ -249,6 +255,7 @@ func (j *journey) finish(ctx workflow.Context) (State, error) {
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return State{}, err
 	}
+	j.drainEvents(ctx) // recorded as refused: the journey has ended
 	return j.state(workflow.Now(ctx)), nil
 }
 

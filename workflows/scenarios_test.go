@@ -349,3 +349,21 @@ func TestPermanentEmailFailureTasksTheCSM(t *testing.T) {
 	}
 	assert.True(t, tasked, "the CSM is tasked to reach the champion another way")
 }
+
+func TestEventsBySignalAreAppliedInOrder(t *testing.T) {
+	h := newHarness(t, testInput(playbooks.Default()))
+	h.at(1, func(c *call) {
+		for _, ev := range []workflows.EngagementEvent{
+			{ID: "s1", Type: "login"}, {ID: "s2", Type: "teleported"}, {ID: "s1", Type: "login"}, {ID: "s3", Type: "webinar_attended"},
+		} {
+			c.env.SignalWorkflow(workflows.SignalEvent, ev)
+		}
+	})
+	h.run(2)
+	assert.Equal(t, []string{"event:s1@1", "event:s3@1"}, h.sent(workflows.EntryEvent), "in order, the repeat counted once")
+	refused, ok := h.entry("event:s2:refused")
+	require.True(t, ok, "an event the playbook does not know is refused on the timeline")
+	assert.Contains(t, refused.Cause, `unknown event type "teleported"`)
+	assert.Equal(t, 2, h.final.EventsCounted)
+	assert.Equal(t, 23, h.final.Scores.Engagement, "4 + 20, a day of decay later")
+}
