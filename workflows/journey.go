@@ -298,7 +298,7 @@ func (j *journey) state(now time.Time) State {
 		CSM: j.c.CSM, Champion: j.in.Champion, Paused: !j.c.PausedAt.IsZero(), PauseReason: j.c.PauseReason,
 		Ended: j.c.Ended, Scores: sc, Handoff: j.c.Handoff, Runs: j.c.Runs,
 		Milestones: j.milestoneViews(now), OpenComplaints: []ComplaintRun{}, EmailBlocked: j.c.EmailBlocked,
-		EventsCounted: j.c.Engagement.Events,
+		EventsCounted: j.c.Engagement.Events, ScoreHistory: slices.Clone(j.c.Scores),
 	}
 	s.Progress = progress(s.Milestones)
 	for _, c := range j.c.Complaints {

@@ -65,6 +65,10 @@ func TestEngagedCustomerNeverEscalates(t *testing.T) {
 	assert.Equal(t, 90, at90.Day)
 	assert.Equal(t, workflows.Progress{Total: 5, Done: 5, OnTime: 5, Percent: 100}, at90.Progress)
 	assert.Equal(t, 0, at90.Escalations)
+	require.NotEmpty(t, at90.ScoreHistory)
+	last := at90.ScoreHistory[len(at90.ScoreHistory)-1]
+	assert.Equal(t, 90, last.Day, "a score point per journey day")
+	assert.Greater(t, last.Engagement, 50)
 
 	msgs, err := h.outbox.List(context.Background())
 	require.NoError(t, err)

@@ -168,6 +168,7 @@ type State struct {
 	OpenComplaints []ComplaintRun  `json:"open_complaints"`
 	Escalations    int             `json:"escalations"`
 	EventsCounted  int             `json:"events_counted"` // engagement events applied, duplicates not
+	ScoreHistory   []ScorePoint    `json:"score_history"`  // one point per journey day, the last 400
 	EmailBlocked   string          `json:"email_blocked,omitempty"`
 	Runs           int             `json:"runs"`
 }
