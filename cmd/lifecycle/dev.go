@@ -82,6 +82,7 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}()
 
 	fmt.Fprintf(stdout, "\nLifecycle is running (started in %s).\n\n", time.Since(started).Round(10*time.Millisecond))
+	fmt.Fprintf(stdout, "  Dashboard    %s/ui   (sign in with the csm or admin key)\n", a.cfg.PublicURL)
 	fmt.Fprintf(stdout, "  API          %s   (OpenAPI: %s/v1/openapi.yaml)\n", a.cfg.PublicURL, a.cfg.PublicURL)
 	if ui := srv.UIAddress(); ui != "" {
 		fmt.Fprintf(stdout, "  Temporal UI  %s\n", ui)

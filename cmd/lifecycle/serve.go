@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/seed-a80403e2/lifecycle/apiserver"
+	"github.com/seed-a80403e2/lifecycle/dashboard"
 	"github.com/seed-a80403e2/lifecycle/internal/config"
 	"github.com/seed-a80403e2/lifecycle/internal/links"
 	"github.com/seed-a80403e2/lifecycle/internal/logging"
@@ -134,6 +136,14 @@ func (a *app) serveAPI(ctx context.Context, ln net.Listener, c client.Client, st
 		}
 		opts.SendGridKey = key
 	}
+	dash, err := dashboard.New(dashboard.Options{
+		Client: c, Namespace: a.cfg.Temporal.Namespace, APIKeys: a.cfg.APIKeys, Outbox: opts.Outbox,
+		Logger: a.log.Named("dashboard"), Secure: strings.HasPrefix(a.cfg.PublicURL, "https://"),
+	})
+	if err != nil {
+		return err
+	}
+	opts.Mount = dash.Register
 	api := apiserver.New(opts)
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second}
 	errc := make(chan error, 1)

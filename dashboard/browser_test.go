@@ -1,0 +1,206 @@
+package dashboard
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// chromium finds a Chromium; in CI (CI set) a missing one is a failure, so
+// the browser tests cannot silently stop running there.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("CI is set but no Chromium is installed (apt-get install chromium); the browser tests must run in CI")
+	}
+	t.Skip("no Chromium installed: skipping the browser tests (apt-get install chromium to run them; with CI set they fail instead)")
+	return ""
+}
+
+// browser starts headless Chromium with a fresh profile and no network
+// chatter of its own (the machine may have no outside network).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := chromium(t)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1440, 1000),
+	)
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	// The first call starts the browser and must not carry a timeout (it
+	// would stop the browser); the test's steps get one after.
+	require.NoError(t, chromedp.Do(ctx), "start Chromium")
+	tctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	return tctx
+}
+
+// screenshots go to a temp dir, and also to LIFECYCLE_SCREENSHOTS (e.g.
+// "docs": the repository's docs/) when set, so a normal test run never
+// rewrites committed files.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(t.TempDir(), name), png, 0o644))
+	if dir := os.Getenv("LIFECYCLE_SCREENSHOTS"); dir != "" {
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join("..", dir) // relative to the repository root
+		}
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), png, 0o644))
+		t.Logf("wrote %s (%d bytes)", filepath.Join(dir, name), len(png))
+	}
+}
+
+// seedMore adds customers so the portfolio and the chart look like a
+// portfolio (and the screenshots show something).
+func (e *env) seedMore(t *testing.T) {
+	t.Helper()
+	more := []struct {
+		id, name, csm string
+		events        []string
+		complaint     string
+	}{
+		{"delta", "Delta Freight", "alan@vendor.example", []string{"meeting_held", "webinar_attended", "reply", "login"}, "high"},
+		{"echo", "Echo Health", "grace@vendor.example", []string{"login", "feature_used"}, ""},
+		{"foxtrot", "Foxtrot Bank", "alan@vendor.example", []string{"meeting_held", "training_completed", "webinar_attended", "email_click"}, ""},
+		{"golf", "Golf Media", "grace@vendor.example", nil, "medium"},
+	}
+	for _, c := range more {
+		e.startCustomer(t, c.id, c.name, c.csm)
+		for _, ev := range c.events {
+			e.api(t, integKey, "POST", "/v1/customers/"+c.id+"/events", map[string]any{"id": c.id + "-" + ev, "type": ev}, nil)
+		}
+		if c.complaint != "" {
+			e.api(t, csmKey, "POST", "/v1/customers/"+c.id+"/complaints", map[string]any{"severity": c.complaint, "summary": "Reports are slow"}, nil)
+		}
+	}
+	waitUntil(t, "visibility to list every customer with a health", 30*time.Second, func() bool {
+		var list struct {
+			Customers []map[string]any `json:"customers"`
+		}
+		e.api(t, csmKey, "GET", "/v1/customers?page_size=100", nil, &list)
+		scored := 0
+		for _, c := range list.Customers {
+			if h, _ := c["health"].(string); h != "" {
+				scored++
+			}
+		}
+		return scored == 7
+	})
+}
+
+// TestBrowser drives the dashboard in headless Chromium against the real
+// server (embedded Temporal, worker, API): sign in, the portfolio's health
+// words, a customer, "handoff held" on the timeline, the validator's message
+// inline, a live refresh, and an email action through to its confirmation.
+func TestBrowser(t *testing.T) {
+	ctx := browser(t)
+	started := time.Now()
+	e := startEnv(t, true)
+	e.seed(t)
+	e.seedMore(t)
+	t.Logf("server and 7 customers ready in %s", time.Since(started).Round(time.Millisecond))
+
+	// Any page sends an anonymous browser to sign-in, and back after it.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(e.URL+"/ui/customers/beta"),
+		chromedp.WaitVisible(chromedp.ID("key")),
+		chromedp.SendKeys(chromedp.ID("key"), csmKey),
+		chromedp.Submit(chromedp.ID("key")),
+		chromedp.WaitVisible(chromedp.ID("live")),
+	))
+	assert.Equal(t, e.URL+"/ui/customers/beta", run(t, ctx, chromedp.Location()))
+
+	// The portfolio: health words from visibility, then the live rows
+	// (lazy, as they scroll into view) with the reasons as a title.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(e.URL+"/ui"),
+		chromedp.WaitVisible(css(`tr[data-customer="acme"][data-health="red"]`)),
+		chromedp.WaitVisible(css(`tr[data-customer="gamma"][data-health="green"]`)),
+		chromedp.WaitVisible(css(`tr[data-customer="beta"][data-health="yellow"]`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("quadrant-status").textContent.includes("customers")`), // the chart's data arrived
+	))
+	assert.Contains(t, run(t, ctx, chromedp.Text(css(`tr[data-customer="acme"] .health`))), "red")
+	assert.Contains(t, run(t, ctx, chromedp.Text(css(`tr[data-customer="beta"] .health`))), "yellow")
+	assert.Contains(t, run(t, ctx, chromedp.Text(css(`tr[data-customer="gamma"] .health`))), "green")
+	assert.Contains(t, run(t, ctx, chromedp.AttributeValue(css(`tr[data-customer="acme"] .health`), "title")).Value, "high risk")
+	order := run(t, ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#portfolio tbody tr")].map(r => r.dataset.health).join(",")`))
+	assert.True(t, strings.HasPrefix(order, "red,"), "needs you today first: %s", order)
+	assert.True(t, strings.HasSuffix(order, ",green"), "green last: %s", order)
+	screenshot(t, ctx, "portfolio.png")
+
+	// Through to the customer; record the handoff call.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(css(`tr[data-customer="acme"] th a`)),
+		chromedp.WaitVisible(css(`#handoff button`)),
+		chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`),
+		chromedp.Click(css(`#handoff button`)),
+		chromedp.WaitVisible(css(`#live tr[data-step^="outcome:handoff_held"]`)),
+		chromedp.WaitNotPresent(css(`#handoff`)), // the forms were refreshed too
+	))
+
+	// An invalid outcome: a blocked milestone needs a note. The validator's
+	// message appears next to the form; nothing reaches the journey.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(css(`#milestone input[value="milestone_blocked"]`)),
+		chromedp.Click(css(`#milestone button`)),
+		chromedp.WaitVisible(chromedp.ID("err-milestone")),
+	))
+	assert.Contains(t, run(t, ctx, chromedp.Text(chromedp.ID("err-milestone"))), "note")
+
+	// Live: a complaint arriving through the API shows up without a reload.
+	e.api(t, integKey, "POST", "/v1/customers/acme/complaints", map[string]any{"severity": "low", "summary": "Invoices show the wrong VAT"}, nil)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Poll[chromedp.Void](`document.getElementById("live").textContent.includes("Invoices show the wrong VAT")`, chromedp.WithPollingTimeout(20*time.Second)),
+	))
+	assert.True(t, run(t, ctx, chromedp.Evaluate[bool](`window.notReloaded === true`)), "the page refreshed its state in place")
+	screenshot(t, ctx, "customer.png")
+
+	// The outbox: the welcome email's "book" action opens its confirmation
+	// page; confirming records it.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(css(`nav a[href="/ui/outbox"]`)),
+		chromedp.WaitVisible(css(`a.action[data-action="book_handoff"]`)),
+		chromedp.Navigate(e.URL+"/ui/outbox?customer=beta"),
+		chromedp.Click(css(`a.action[data-action="book_handoff"]`)),
+		chromedp.WaitVisible(css(`form button`)),
+	))
+	assert.Contains(t, run(t, ctx, chromedp.Location()), e.URL+"/a/")
+	assert.NotEmpty(t, run(t, ctx, chromedp.Text(css(`h1`))))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(css(`form button`))))
+	// The click navigates (a form POST): poll from Go, as a page-side poll
+	// dies with the page it ran in.
+	waitUntil(t, "the action's confirmation", 20*time.Second, func() bool {
+		h1, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("h1") ? document.querySelector("h1").textContent : ""`))
+		return err == nil && strings.Contains(h1, "Recorded")
+	})
+	t.Logf("browser test done in %s", time.Since(started).Round(time.Millisecond))
+}
+
+func css(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+
+// run runs one action that answers a value, failing the test on an error.
+func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	require.NoError(t, err)
+	return v
+}

@@ -1,0 +1,252 @@
+// Package dashboard is the CSMs' web page, served by the API server under
+// /ui: the portfolio (from Temporal visibility), the quadrant chart, one
+// customer's story with buttons for outcomes, and the local outbox. It sends
+// the same Temporal updates and queries as the JSON API and never reaches
+// into workflow internals. Pages are server-rendered HTML; htmx (vendored,
+// embedded) adds partial updates, Chart.js the charts. Nothing is fetched
+// from a CDN at run time.
+package dashboard
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
+
+	"github.com/seed-a80403e2/lifecycle/apiserver"
+	"github.com/seed-a80403e2/lifecycle/workflows"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Options configures the dashboard.
+type Options struct {
+	Client    client.Client
+	Namespace string
+	// APIKeys maps key -> role, as the API's; csm and admin keys may sign in.
+	APIKeys map[string]string
+	// Outbox is the local outbox (dev mode); nil hides the outbox page.
+	Outbox apiserver.OutboxReader
+	Logger *zap.Logger
+	Now    func() time.Time
+	// Secure sets the cookies' Secure flag (the public URL is https).
+	Secure bool
+	// SessionTTL bounds a session; 12 hours (a working day) when zero.
+	SessionTTL time.Duration
+}
+
+// Dashboard serves /ui.
+type Dashboard struct {
+	opts       Options
+	log        *zap.Logger
+	pages      map[string]*template.Template
+	sessions   *sessions
+	static     http.Handler
+	chartCache chartCache
+}
+
+// pageNames are the templates rendered as whole pages (each with layout.html).
+var pageNames = []string{"signin", "portfolio", "customer", "outbox", "outbox_email", "error"}
+
+// New parses the templates and prepares the session store.
+func New(opts Options) (*Dashboard, error) {
+	if opts.Client == nil {
+		return nil, errors.New("dashboard: a Temporal client is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.SessionTTL == 0 {
+		opts.SessionTTL = 12 * time.Hour
+	}
+	d := &Dashboard{opts: opts, log: opts.Logger, pages: map[string]*template.Template{}}
+	d.sessions = newSessions(opts.Now, opts.SessionTTL)
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range pageNames {
+		t, err := base.Clone()
+		if err == nil {
+			t, err = t.ParseFS(templateFS, "templates/"+name+".html")
+		}
+		if err != nil {
+			return nil, err
+		}
+		d.pages[name] = t
+	}
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, err
+	}
+	d.static = http.StripPrefix("/ui/static/", http.FileServer(http.FS(sub)))
+	return d, nil
+}
+
+// Register adds the /ui routes to the API's router.
+func (d *Dashboard) Register(r *gin.Engine) {
+	r.GET("/ui/static/*file", d.serveStatic)
+	ui := r.Group("/ui", d.headers)
+	ui.GET("/signin", d.signInPage)
+	ui.POST("/signin", d.signIn)
+
+	in := ui.Group("", d.requireSession)
+	in.GET("", d.portfolio)
+	in.GET("/", d.portfolio)
+	in.GET("/rows/:id", d.row)
+	in.GET("/quadrant.json", d.quadrantData)
+	in.GET("/customers/:id", d.customer)
+	in.GET("/customers/:id/live", d.customerLive)
+	in.POST("/signout", d.requireCSRF, d.signOut)
+	in.POST("/customers/:id/:action", d.requireCSRF, d.act)
+	if d.opts.Outbox != nil {
+		in.GET("/outbox", d.outbox)
+		in.GET("/outbox/email", d.outboxEmail)
+		in.GET("/outbox/raw", d.outboxRaw)
+	}
+}
+
+// serveStatic serves the embedded assets. They change only with a new
+// binary, so a day of caching is safe and keeps page loads light.
+func (d *Dashboard) serveStatic(c *gin.Context) {
+	c.Header("Cache-Control", "public, max-age=86400")
+	c.Header("X-Content-Type-Options", "nosniff")
+	d.static.ServeHTTP(c.Writer, c.Request)
+}
+
+// headers are on every page: the CSP admits only our own scripts and styles
+// (the templates have no inline script or style), and no page may be framed
+// by another site.
+func (d *Dashboard) headers(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	c.Next()
+}
+
+// render executes a whole page, or one of its blocks when block is not "".
+// It renders into a buffer first so a template error answers 500 instead of
+// half a page.
+func (d *Dashboard) render(c *gin.Context, status int, page, block string, data any) {
+	t, ok := d.pages[page]
+	if !ok {
+		c.String(http.StatusInternalServerError, "no page "+page)
+		return
+	}
+	name := "layout.html"
+	if block != "" {
+		name = block
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
+		d.log.Error("dashboard template", zap.String("page", page), zap.String("block", block), zap.Error(err))
+		c.String(http.StatusInternalServerError, "internal error (request %s)", c.GetString("request_id"))
+		return
+	}
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// page is what layout.html needs besides a page's own data.
+type page struct {
+	Title   string
+	Role    string
+	CSRF    string
+	Outbox  bool
+	Nav     string
+	Content any
+}
+
+func (d *Dashboard) page(c *gin.Context, title, nav string, content any) page {
+	p := page{Title: title, Nav: nav, Outbox: d.opts.Outbox != nil, Content: content}
+	if s := sessionOf(c); s != nil {
+		p.Role, p.CSRF = s.role, s.csrf
+	}
+	return p
+}
+
+// fail shows an error page (or, for htmx, a short message).
+func (d *Dashboard) fail(c *gin.Context, status int, message string) {
+	if isHTMX(c) {
+		c.Data(status, "text/html; charset=utf-8", []byte(template.HTMLEscapeString(message)))
+		c.Abort()
+		return
+	}
+	d.render(c, status, "error", "", d.page(c, http.StatusText(status), "", message))
+	c.Abort()
+}
+
+func isHTMX(c *gin.Context) bool { return c.GetHeader("HX-Request") == "true" }
+
+var funcs = template.FuncMap{
+	"join":       strings.Join,
+	"health":     healthBadge,
+	"healthMark": healthMark,
+	"day":        func(f float64) string { return trimFloat(f) },
+	"datetime":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"date":       func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"index0": func(u []workflows.Upcoming) *workflows.Upcoming {
+		if len(u) == 0 {
+			return nil
+		}
+		return &u[0]
+	},
+	"or": func(s, dflt string) string {
+		if s == "" {
+			return dflt
+		}
+		return s
+	},
+}
+
+// trimFloat shows a journey day with one decimal at most ("3", "3.5").
+func trimFloat(f float64) string {
+	return strings.TrimSuffix(strconv.FormatFloat(f, 'f', 1, 64), ".0")
+}
+
+// healthBadge shows health as a shape, the word and a colour, with the
+// reasons as its title (hover) and for screen readers.
+func healthBadge(h string, reasons []string) template.HTML {
+	word := h
+	if word == "" {
+		word = "not scored"
+	}
+	title := strings.Join(reasons, "; ")
+	if title == "" {
+		title = "health " + word
+	}
+	mark := healthMark(h)
+	return template.HTML(`<span class="health health-` + template.HTMLEscapeString(h) + `" title="` + template.HTMLEscapeString(title) +
+		`"><span aria-hidden="true">` + mark + `</span> ` + template.HTMLEscapeString(word) + `</span>`)
+}
+
+// healthMark is a shape per health, so colour is never the only signal.
+func healthMark(h string) string {
+	switch h {
+	case "red":
+		return "■"
+	case "yellow":
+		return "▲"
+	case "green":
+		return "●"
+	}
+	return "○"
+}
