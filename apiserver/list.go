@@ -11,27 +11,13 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
 // CustomerSummary is one row of GET /v1/customers, from search attributes.
-type CustomerSummary struct {
-	CustomerID  string    `json:"customer_id"`
-	WorkflowID  string    `json:"workflow_id"`
-	Status      string    `json:"status"`
-	Health      string    `json:"health,omitempty"`
-	Quadrant    string    `json:"quadrant,omitempty"`
-	Phase       string    `json:"phase,omitempty"`
-	CSMEmail    string    `json:"csm_email,omitempty"`
-	Engagement  int64     `json:"engagement"`
-	Happiness   int64     `json:"happiness"`
-	RenewalDate time.Time `json:"renewal_date,omitzero"`
-	StartedAt   time.Time `json:"started_at"`
-}
+type CustomerSummary = workflows.Listing
 
 // CustomerList is a page of customers.
 type CustomerList struct {
@@ -72,27 +58,13 @@ func listQuery(c *gin.Context) (string, bool) {
 		parts = append(parts, fmt.Sprintf("%s = '%s'", keys[name], v))
 	}
 	if csm := c.Query("csm"); csm != "" {
-		if !emailLike(csm) {
+		if !workflows.QuotableEmail(csm) {
 			fail(c, http.StatusBadRequest, "invalid_parameter", "csm must be an email address", "csm")
 			return "", false
 		}
 		parts = append(parts, fmt.Sprintf("%s = '%s'", workflows.SACSMEmail.GetName(), csm))
 	}
 	return strings.Join(parts, " AND "), true
-}
-
-// emailLike admits only characters that cannot break out of a quoted value.
-func emailLike(s string) bool {
-	if len(s) > 254 || strings.Count(s, "@") != 1 {
-		return false
-	}
-	for _, r := range s {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@.+-_", r)
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 func (s *Server) listCustomers(c *gin.Context) {
@@ -129,29 +101,10 @@ func (s *Server) listCustomers(c *gin.Context) {
 	}
 	out := CustomerList{Customers: []CustomerSummary{}}
 	for _, ex := range resp.GetExecutions() {
-		wid := ex.GetExecution().GetWorkflowId()
-		row := CustomerSummary{
-			CustomerID: strings.TrimPrefix(wid, "customer:"), WorkflowID: wid,
-			Status: strings.ToLower(strings.TrimPrefix(ex.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")), StartedAt: ex.GetStartTime().AsTime(),
-		}
-		fields := ex.GetSearchAttributes().GetIndexedFields()
-		decodeSA(fields, workflows.SAHealth.GetName(), &row.Health)
-		decodeSA(fields, workflows.SAQuadrant.GetName(), &row.Quadrant)
-		decodeSA(fields, workflows.SAPhase.GetName(), &row.Phase)
-		decodeSA(fields, workflows.SACSMEmail.GetName(), &row.CSMEmail)
-		decodeSA(fields, workflows.SAEngagement.GetName(), &row.Engagement)
-		decodeSA(fields, workflows.SAHappiness.GetName(), &row.Happiness)
-		decodeSA(fields, workflows.SARenewalDate.GetName(), &row.RenewalDate)
-		out.Customers = append(out.Customers, row)
+		out.Customers = append(out.Customers, workflows.ListingOf(ex))
 	}
 	if len(resp.GetNextPageToken()) > 0 {
 		out.NextPageToken = base64.RawURLEncoding.EncodeToString(resp.GetNextPageToken())
 	}
 	c.JSON(http.StatusOK, out)
-}
-
-func decodeSA(fields map[string]*commonpb.Payload, name string, out any) {
-	if p, ok := fields[name]; ok {
-		_ = converter.GetDefaultDataConverter().FromPayload(p, out) // a missing or odd value stays zero
-	}
 }

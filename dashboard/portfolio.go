@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
@@ -61,7 +59,7 @@ func parseFilters(c *gin.Context) (filters, error) {
 			return f, err
 		}
 	}
-	if f.CSM != "" && !emailLike(f.CSM) {
+	if f.CSM != "" && !workflows.QuotableEmail(f.CSM) {
 		return f, fmt.Errorf("csm must be an email address")
 	}
 	return f, nil
@@ -103,27 +101,8 @@ func (f filters) bandsFor() []string {
 	return bands
 }
 
-// emailLike admits only characters that cannot break out of a quoted value.
-func emailLike(s string) bool {
-	if len(s) > 254 || strings.Count(s, "@") != 1 {
-		return false
-	}
-	for _, r := range s {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@.+-_", r)
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
 // summary is one portfolio row as visibility knows it.
-type summary struct {
-	ID, Health, Quadrant, Phase, CSMEmail string
-	Engagement, Happiness                 int64
-	RenewalDate, StartedAt                time.Time
-	Running                               bool
-}
+type summary = workflows.Listing
 
 // pageToken is "<band index>.<visibility token>": where the next page
 // starts across the banded queries.
@@ -164,7 +143,7 @@ func (d *Dashboard) list(ctx context.Context, f filters, token string, size int)
 			return nil, "", err
 		}
 		for _, ex := range resp.GetExecutions() {
-			rows = append(rows, toSummary(ex.GetExecution().GetWorkflowId(), ex.GetStatus().String(), ex.GetStartTime().AsTime(), ex.GetSearchAttributes().GetIndexedFields()))
+			rows = append(rows, workflows.ListingOf(ex))
 		}
 		vtoken = resp.GetNextPageToken()
 		if len(vtoken) == 0 {
@@ -175,24 +154,6 @@ func (d *Dashboard) list(ctx context.Context, f filters, token string, size int)
 		return rows, "", nil
 	}
 	return rows, encodeToken(band, vtoken), nil
-}
-
-func toSummary(wid, status string, started time.Time, fields map[string]*commonpb.Payload) summary {
-	s := summary{ID: strings.TrimPrefix(wid, "customer:"), StartedAt: started, Running: status == "WORKFLOW_EXECUTION_STATUS_RUNNING"}
-	decodeSA(fields, workflows.SAHealth.GetName(), &s.Health)
-	decodeSA(fields, workflows.SAQuadrant.GetName(), &s.Quadrant)
-	decodeSA(fields, workflows.SAPhase.GetName(), &s.Phase)
-	decodeSA(fields, workflows.SACSMEmail.GetName(), &s.CSMEmail)
-	decodeSA(fields, workflows.SAEngagement.GetName(), &s.Engagement)
-	decodeSA(fields, workflows.SAHappiness.GetName(), &s.Happiness)
-	decodeSA(fields, workflows.SARenewalDate.GetName(), &s.RenewalDate)
-	return s
-}
-
-func decodeSA(fields map[string]*commonpb.Payload, name string, out any) {
-	if p, ok := fields[name]; ok {
-		_ = converter.GetDefaultDataConverter().FromPayload(p, out) // a missing or odd value stays zero
-	}
 }
 
 // sortPage orders the rows of one page. "priority" keeps the bands' order
@@ -212,7 +173,7 @@ func sortPage(rows []summary, by string) {
 		case "engagement":
 			return cmpInt(a.Engagement, b.Engagement)
 		case "customer":
-			return strings.Compare(a.ID, b.ID)
+			return strings.Compare(a.CustomerID, b.CustomerID)
 		case "renewal":
 			return a.RenewalDate.Compare(b.RenewalDate)
 		}
@@ -307,13 +268,8 @@ func (d *Dashboard) quadrantData(c *gin.Context) {
 			return
 		}
 		for _, ex := range resp.GetExecutions() {
-			// Only the three attributes the chart needs are decoded.
-			p := point{ID: strings.TrimPrefix(ex.GetExecution().GetWorkflowId(), "customer:")}
-			fields := ex.GetSearchAttributes().GetIndexedFields()
-			decodeSA(fields, workflows.SAHealth.GetName(), &p.Health)
-			decodeSA(fields, workflows.SAEngagement.GetName(), &p.E)
-			decodeSA(fields, workflows.SAHappiness.GetName(), &p.H)
-			points = append(points, p)
+			l := workflows.ListingOf(ex)
+			points = append(points, point{ID: l.CustomerID, Health: l.Health, E: l.Engagement, H: l.Happiness})
 		}
 		if token = resp.GetNextPageToken(); len(token) == 0 {
 			break
