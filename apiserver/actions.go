@@ -123,7 +123,7 @@ func (s *Server) act(c *gin.Context) {
 	err := s.apply(c, cl, useID)
 	switch {
 	case err == nil, workflows.IsDuplicateEvent(err):
-	case isCompleted(err), isNotFound(err):
+	case workflows.IsJourneyEnded(err), isCompleted(err), isNotFound(err):
 		showPage(c, http.StatusGone, pageData{Title: "Nothing to record", Message: "This customer journey is no longer active. Nothing was recorded."})
 		return
 	case workflows.IsValidationError(err):

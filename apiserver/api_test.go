@@ -324,6 +324,17 @@ func TestBadBodies(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Equal(t, "account.id", errField(body))
 
+	status, body = e.do("POST", "/v1/customers/acme-1/events", integKey, `{"id": "e1", "type": "login"}}`)
+	assert.Equal(t, http.StatusBadRequest, status, "a stray brace after the object")
+	assert.Equal(t, "invalid_json", errCode(body))
+
+	status, body = e.do("POST", "/v1/customers/acme-1/events", integKey, `{"id": "e1", "type": "login"}`+strings.Repeat(" ", 2<<20))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status, "over the limit, even in whitespace")
+
+	status, body = e.do("POST", "/v1/customers/acme-1/events", integKey, `[]`)
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Equal(t, "the body must be a JSON object", body["error"].(map[string]any)["message"])
+
 	huge := `{"deal_id": "` + strings.Repeat("x", 2<<20) + `"}`
 	status, body = e.do("POST", "/v1/customers", salesKey, huge)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, status)

@@ -39,8 +39,20 @@ func decode(c *gin.Context, v any) bool {
 	dec := json.NewDecoder(c.Request.Body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("unexpected data after the JSON object")
+	if err == nil {
+		// Only whitespace may follow the object (dec.More misses "}" and "]").
+		var tooBig *http.MaxBytesError
+		switch _, next := dec.Token(); {
+		case errors.As(next, &tooBig):
+			err = next
+		case !errors.Is(next, io.EOF):
+			err = errors.New("unexpected data after the JSON object")
+		}
+	}
+	if err == nil {
+		// Read the rest, so a body over the limit is refused even when the
+		// excess is whitespace.
+		_, err = io.Copy(io.Discard, c.Request.Body)
 	}
 	if err == nil {
 		return true
@@ -53,6 +65,8 @@ func decode(c *gin.Context, v any) bool {
 		fail(c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is over %d bytes", tooBig.Limit), "")
 	case errors.Is(err, io.EOF):
 		fail(c, http.StatusBadRequest, "invalid_json", "the body is empty; send a JSON object", "")
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		fail(c, http.StatusBadRequest, "invalid_json", "the body must be a JSON object", "")
 	case errors.As(err, &typeErr):
 		fail(c, http.StatusBadRequest, "invalid_json", fmt.Sprintf("%s must be %s", typeErr.Field, typeErr.Type), typeErr.Field)
 	case errors.As(err, &syntaxErr):
@@ -94,7 +108,7 @@ func (s *Server) temporalError(c *gin.Context, err error, customerID string) {
 	switch {
 	case workflows.IsValidationError(err):
 		invalid(c, err)
-	case isCompleted(err):
+	case workflows.IsJourneyEnded(err), isCompleted(err):
 		fail(c, http.StatusConflict, "journey_ended", fmt.Sprintf("the journey of customer %q has ended", customerID), "")
 	case errors.As(err, &notFound):
 		fail(c, http.StatusNotFound, "customer_not_found", fmt.Sprintf("no journey for customer %q", customerID), "")
@@ -110,6 +124,9 @@ func (s *Server) temporalError(c *gin.Context, err error, customerID string) {
 	}
 }
 
+// isCompleted: the workflow had completed, or completed while the update
+// was on its way (Temporal then aborts it with NotFound).
 func isCompleted(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "workflow execution already completed")
+	return err != nil && (strings.Contains(err.Error(), "workflow execution already completed") ||
+		strings.Contains(err.Error(), "update was aborted by closing workflow"))
 }

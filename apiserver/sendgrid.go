@@ -172,7 +172,7 @@ func (s *Server) sendgridEvent(ctx context.Context, ev sendgridEvent) (string, e
 	case err == nil:
 	case workflows.IsDuplicateEvent(err), workflows.IsValidationError(err):
 		// Already counted, or emails already stopped: nothing more to do.
-	case isCompleted(err), isNotFound(err):
+	case workflows.IsJourneyEnded(err), isCompleted(err), isNotFound(err):
 		result = "no_customer"
 	default:
 		return "", err

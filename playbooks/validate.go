@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -166,6 +167,16 @@ func child(n *yaml.Node, part string) *yaml.Node {
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 var clockPattern = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 
+// finite refuses NaN and infinities, which YAML allows (.nan, .inf) and
+// every comparison below would let through.
+func (v *validator) finite(path string, f float64) bool {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		v.add(path, "must be a finite number")
+		return false
+	}
+	return true
+}
+
 func (v *validator) check(p *Playbook) {
 	if !idPattern.MatchString(p.ID) {
 		v.add("id", "must be 1-63 lower-case letters, digits, '-' or '_'")
@@ -309,6 +320,7 @@ func (v *validator) checkComplaints(c Complaints) {
 	for _, sev := range Severities {
 		d, ok := c.SLADays[sev]
 		switch {
+		case ok && !v.finite("complaints.sla_days."+sev, d):
 		case !ok:
 			v.add("complaints.sla_days", "missing severity %q", sev)
 		case d <= 0:
@@ -320,13 +332,13 @@ func (v *validator) checkComplaints(c Complaints) {
 			v.add("complaints.sla_days."+sev, "unknown severity %q (use %s)", sev, strings.Join(Severities, ", "))
 		}
 	}
-	if c.SponsorAfterSLADays < 0 {
+	if v.finite("complaints.sponsor_after_sla_days", c.SponsorAfterSLADays) && c.SponsorAfterSLADays < 0 {
 		v.add("complaints.sponsor_after_sla_days", "must not be negative, got %g", c.SponsorAfterSLADays)
 	}
 }
 
 func (v *validator) checkScoring(s Scoring) {
-	if s.HalfLifeDays <= 0 {
+	if v.finite("scoring.half_life_days", s.HalfLifeDays) && s.HalfLifeDays <= 0 {
 		v.add("scoring.half_life_days", "must be more than 0, got %g", s.HalfLifeDays)
 	}
 	if len(s.Weights) == 0 {
@@ -336,7 +348,7 @@ func (v *validator) checkScoring(s Scoring) {
 		if !idPattern.MatchString(k) {
 			v.add("scoring.weights", "event type %q must be lower-case letters, digits, '-' or '_'", k)
 		}
-		if s.Weights[k] < 0 {
+		if v.finite("scoring.weights."+k, s.Weights[k]) && s.Weights[k] < 0 {
 			v.add("scoring.weights."+k, "must not be negative, got %g", s.Weights[k])
 		}
 	}
@@ -356,7 +368,7 @@ func (v *validator) checkScoring(s Scoring) {
 			v.add("scoring.complaint_penalty", "needs a penalty between 0 and 100 for %q", sev)
 		}
 	}
-	if s.ResolvedResidual < 0 || s.ResolvedResidual > 1 {
+	if v.finite("scoring.resolved_residual", s.ResolvedResidual) && (s.ResolvedResidual < 0 || s.ResolvedResidual > 1) {
 		v.add("scoring.resolved_residual", "must be a fraction between 0 and 1, got %g", s.ResolvedResidual)
 	}
 	if s.ResidualDays < 0 {

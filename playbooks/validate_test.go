@@ -47,6 +47,8 @@ func TestBrokenPlaybooksNameLineAndProblem(t *testing.T) {
 		{"zero SLA", "high: 2,", "high: 0,", 76, "complaints.sla_days.high: must be more than 0 days, got 0"},
 		{"unknown severity", "critical: 1}", "critical: 1, urgent: 1}", 76, `complaints.sla_days.urgent: unknown severity "urgent"`},
 		{"half life", "  half_life_days: 14 ", "  half_life_days: 0 ", 80, "scoring.half_life_days: must be more than 0, got 0"},
+		{"NaN SLA", "high: 2,", "high: .nan,", 76, "complaints.sla_days.high: must be a finite number"},
+		{"infinite half life", "  half_life_days: 14 ", "  half_life_days: .inf ", 80, "scoring.half_life_days: must be a finite number"},
 		{"reminders not descending", "[120, 90, 60, 30]", "[120, 90, 95, 30]", 107, "adoption.renewal_reminder_days[2]: must be fewer days than the reminder before (90)"},
 		{"bad weekday", "[mon, tue, wed, thu, fri]", "[mon, tue, wed, thu, fri, funday]", 14, `business_hours.weekdays[5]: unknown day "funday"`},
 		{"unknown field", "    due_day: 10", "    due_date: 10", 30, "field due_date not found"},

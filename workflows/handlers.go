@@ -57,9 +57,19 @@ func (j *journey) registerHandlers(ctx workflow.Context) error {
 	return nil
 }
 
+// JourneyEndedType is the rejection type of a message to an ended journey;
+// the API answers 409, as it does once the workflow has completed.
+const JourneyEndedType = "JourneyEnded"
+
+// IsJourneyEnded reports whether a message was refused because the journey ended.
+func IsJourneyEnded(err error) bool {
+	var appErr *temporal.ApplicationError
+	return err != nil && errors.As(err, &appErr) && appErr.Type() == JourneyEndedType
+}
+
 func (j *journey) open() error {
 	if j.c.Ended != nil {
-		return rejectf("the journey has ended (%s)", j.c.Ended.Kind)
+		return temporal.NewApplicationError(fmt.Sprintf("the journey has ended (%s)", j.c.Ended.Kind), JourneyEndedType)
 	}
 	return nil
 }
@@ -68,9 +78,9 @@ func (j *journey) open() error {
 // playbook; the API runs it before anything reaches Temporal.
 func ValidateEventShape(ev EngagementEvent) error {
 	switch {
-	case ev.ID == "" || len(ev.ID) > 200:
+	case strings.TrimSpace(ev.ID) == "" || len(ev.ID) > 200:
 		return rejectf("id: must be 1-200 characters")
-	case ev.Type == "" || len(ev.Type) > 64:
+	case strings.TrimSpace(ev.Type) == "" || len(ev.Type) > 64:
 		return rejectf("type: is required (up to 64 characters)")
 	case len(ev.Attributes) > 32:
 		return rejectf("attributes: at most 32")
