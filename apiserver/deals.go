@@ -32,6 +32,32 @@ func SignDeal(secret string, timestamp int64, body []byte) string {
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
+// signedBody reads a webhook's raw body and its timestamp header, refusing
+// an oversized body, a malformed timestamp or one outside the window; the
+// caller then checks the signature over exactly these bytes.
+func (s *Server) signedBody(c *gin.Context, tsHeader string, window time.Duration) ([]byte, int64, bool) {
+	body, err := io.ReadAll(c.Request.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		fail(c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is over %d bytes", tooBig.Limit), "")
+		return nil, 0, false
+	}
+	if err != nil {
+		fail(c, http.StatusBadRequest, "invalid_body", "could not read the body", "")
+		return nil, 0, false
+	}
+	ts, err := strconv.ParseInt(c.GetHeader(tsHeader), 10, 64)
+	if err != nil {
+		fail(c, http.StatusUnauthorized, "bad_signature", tsHeader+" must be Unix seconds", tsHeader)
+		return nil, 0, false
+	}
+	if age := s.opts.Now().Sub(time.Unix(ts, 0)); age > window || age < -window {
+		fail(c, http.StatusUnauthorized, "stale_timestamp", fmt.Sprintf("the timestamp is outside the %s window", window), tsHeader)
+		return nil, 0, false
+	}
+	return body, ts, true
+}
+
 // DealWebhook is the CRM's closed-won payload.
 type DealWebhook struct {
 	Event string       `json:"event"` // "deal.closed_won"; other events are acknowledged and ignored
@@ -44,23 +70,8 @@ func (s *Server) dealWebhook(c *gin.Context) {
 		fail(c, http.StatusNotFound, "not_configured", "the deal webhook is off: set LIFECYCLE_DEAL_WEBHOOK_SECRET", "")
 		return
 	}
-	body, err := io.ReadAll(c.Request.Body)
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		fail(c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is over %d bytes", tooBig.Limit), "")
-		return
-	}
-	if err != nil {
-		fail(c, http.StatusBadRequest, "invalid_body", "could not read the body", "")
-		return
-	}
-	ts, err := strconv.ParseInt(c.GetHeader(DealTimestampHeader), 10, 64)
-	if err != nil {
-		fail(c, http.StatusUnauthorized, "bad_signature", DealTimestampHeader+" must be Unix seconds", DealTimestampHeader)
-		return
-	}
-	if age := s.opts.Now().Sub(time.Unix(ts, 0)); age > DealReplayWindow || age < -DealReplayWindow {
-		fail(c, http.StatusUnauthorized, "stale_timestamp", fmt.Sprintf("the timestamp is outside the %s window", DealReplayWindow), DealTimestampHeader)
+	body, ts, ok := s.signedBody(c, DealTimestampHeader, DealReplayWindow)
+	if !ok {
 		return
 	}
 	want := SignDeal(s.opts.DealSecret, ts, body)

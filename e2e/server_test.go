@@ -17,12 +17,12 @@ import (
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
-// startServer runs an embedded Temporal server with the journey's search
-// attributes and a worker whose outbox lives in a temp dir.
-func startServer(t *testing.T) (client.Client, *activities.Outbox) {
+// embedded runs an embedded Temporal server with the journey's search
+// attributes; opts adds to its client's options (a quiet logger is set).
+func embedded(t *testing.T, opts client.Options) (*temporaltest.TestServer, client.Client) {
 	t.Helper()
-	quiet := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
-	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseClientOptions(client.Options{Logger: quiet}))
+	opts.Logger = sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseClientOptions(opts))
 	c := ts.GetDefaultClient()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -31,7 +31,15 @@ func startServer(t *testing.T) (client.Client, *activities.Outbox) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, "", t.TempDir())
+	return ts, c
+}
+
+// startServer runs an embedded server and a worker whose outbox lives in a
+// temp dir.
+func startServer(t *testing.T) (client.Client, *activities.Outbox) {
+	t.Helper()
+	ts, c := embedded(t, client.Options{})
+	st, err := store.Open(context.Background(), "", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
