@@ -275,6 +275,14 @@ func (j *journey) refresh(ctx workflow.Context, now time.Time) {
 		Health: sc.Health, Quadrant: sc.Quadrant, Phase: j.phase(now), CSMEmail: j.c.CSM.Email,
 		Engagement: sc.Engagement, Happiness: sc.Happiness, RenewalDate: j.c.RenewalDate,
 	}
+	// Listing needs the scores only roughly: rounded to 5 points, a stream of
+	// events (or a day's decay) no longer rewrites the visibility row every
+	// time, which was the largest cost of an event on the dev server.
+	// Versioned, because fewer upserts would break the replay of journeys
+	// that ran before.
+	if workflow.GetVersion(ctx, "sa-scores-rounded", workflow.DefaultVersion, 1) == 1 {
+		v.Engagement, v.Happiness = roundTo5(v.Engagement), roundTo5(v.Happiness)
+	}
 	if v == j.c.Upserted {
 		return
 	}
@@ -288,6 +296,8 @@ func (j *journey) refresh(ctx workflow.Context, now time.Time) {
 	}
 	j.c.Upserted = v
 }
+
+func roundTo5(n int) int { return (n + 2) / 5 * 5 }
 
 // state is the live view answered by the state query.
 func (j *journey) state(now time.Time) State {

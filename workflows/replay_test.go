@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"log/slog"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -11,13 +12,20 @@ import (
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
-// TestReplaySavedHistory replays a history recorded on a real server (see
-// e2e.TestJourneyOnARealServer; regenerate with `go test ./e2e -run
-// RealServer -update`). A change that would break running journeys, such as
-// reordering the commands a step issues, fails here.
-func TestReplaySavedHistory(t *testing.T) {
-	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflow(workflows.CustomerLifecycle)
-	err := r.ReplayWorkflowHistoryFromJSONFile(log.NewStructuredLogger(slog.New(slog.DiscardHandler)), "testdata/journey_history.json")
+// TestReplaySavedHistories replays histories recorded on a real server by
+// earlier versions of the workflow (see e2e.TestJourneyOnARealServer;
+// `go test ./e2e -run RealServer -update` writes journey_history.json). A
+// change that would break running journeys, such as reordering the commands
+// a step issues, fails here. Keep the old files: journeys that started on
+// those versions may still be running.
+func TestReplaySavedHistories(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.json")
 	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(files), 2)
+	for _, f := range files {
+		r := worker.NewWorkflowReplayer()
+		r.RegisterWorkflow(workflows.CustomerLifecycle)
+		err := r.ReplayWorkflowHistoryFromJSONFile(log.NewStructuredLogger(slog.New(slog.DiscardHandler)), f)
+		require.NoError(t, err, f)
+	}
 }
