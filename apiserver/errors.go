@@ -105,6 +105,7 @@ func invalid(c *gin.Context, err error) {
 func (s *Server) temporalError(c *gin.Context, err error, customerID string) {
 	var notFound *serviceerror.NotFound
 	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
 	switch {
 	case workflows.IsValidationError(err):
 		invalid(c, err)
@@ -112,7 +113,7 @@ func (s *Server) temporalError(c *gin.Context, err error, customerID string) {
 		fail(c, http.StatusConflict, "journey_ended", fmt.Sprintf("the journey of customer %q has ended", customerID), "")
 	case errors.As(err, &notFound):
 		fail(c, http.StatusNotFound, "customer_not_found", fmt.Sprintf("no journey for customer %q", customerID), "")
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &unavailable):
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &unavailable), errors.As(err, &deadline):
 		s.log.Warn("Temporal unavailable", zap.Error(err), zap.String("customer_id", customerID))
 		fail(c, http.StatusServiceUnavailable, "temporal_unavailable", "the journey engine did not answer in time; retry", "")
 	case errors.Is(err, context.Canceled):
