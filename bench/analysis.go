@@ -70,15 +70,11 @@ need ~4 minutes to drain alone, which with the rest would approach the
 of Go heap) per open journey, for the whole process (server caches, the
 worker's sticky cache, the API).
 
-**Noticed and left alone** (other people's files):
-- Every engagement event that moves the score upserts all seven search
-  attributes (` + "`refresh`" + ` in workflows/journey.go), which rewrites the visibility
-  row: the largest single cost of an event on the SQLite dev server.
-- When an update times out because the worker is backlogged, the API answers
-  500 ` + "`internal`" + ` (seen in an early run with a start backlog); the Temporal
-  server's ` + "`serviceerror.DeadlineExceeded`" + ` is probably not matched by
-  ` + "`temporalError`" + ` (it checks ` + "`context.DeadlineExceeded`" + ` and ` + "`Unavailable`" + `),
-  where a 503 "retry" would be the documented answer.
-- The dev server's single shard caps how fast new journeys get going, which
-  matters for ` + "`lifecycle dev`" + ` demos that import many customers at once.
+**Since the run these notes were written from:** the journey upserts scores
+rounded to 5 points, so an event no longer rewrites the visibility row each
+time, and a Temporal deadline-exceeded answer is a 503 "retry", not a 500.
+Still open: the dev server's single history shard caps how fast new journeys
+get going, which matters for ` + "`lifecycle dev`" + ` demos that import many customers
+at once; the shard count is fixed once a data directory exists, so raising it
+needs a migration path for existing data.
 `
