@@ -122,11 +122,29 @@ func openSQLite(ctx context.Context, dataDir string) (*Store, error) {
 	// this process; busy_timeout covers other processes.
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
-	if err := db.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, db); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return &Store{db: db, driver: driverSQLite}, nil
+}
+
+// pingSQLite connects, retrying while another process holds the lock:
+// switching a new file to WAL needs an exclusive lock, and SQLite answers
+// SQLITE_BUSY there without waiting for busy_timeout.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := db.PingContext(ctx)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // Close closes the database.
