@@ -92,9 +92,6 @@ func (a httpAPI) do(method, path string, body, out any) (int, error) {
 // accepted is in the journey, every due email went out exactly once, and
 // the schedule carries on.
 func TestDrillKillNineMidJourney(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and runs it twice (about 40 s)")
-	}
 	bin := buildBinary(t)
 	dataDir := t.TempDir()
 	httpAddr := freeAddr(t)

@@ -62,16 +62,11 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}()
 	t := a.cfg.Temporal
 	t.Address = srv.FrontendAddress()
-	c, err := a.dial(ctx, t, 30*time.Second)
+	c, st, closeAll, err := a.connect(ctx, t, 30*time.Second)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	st, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	defer closeAll()
 	stopWorker, err := a.startWorker(c, st)
 	if err != nil {
 		return err

@@ -71,8 +71,19 @@ func setup(name, help string, args []string, dev bool, stderr io.Writer, extra f
 	return &app{cfg: cfg, log: log, reg: reg, metrics: metrics.NewTemporalHandler(reg)}, nil
 }
 
-func (a *app) dial(ctx context.Context, t config.Temporal, wait time.Duration) (client.Client, error) {
-	return tclient.Dial(ctx, t, a.log, a.metrics, wait)
+// connect dials Temporal and opens the store, which every serving command
+// needs; release closes both.
+func (a *app) connect(ctx context.Context, t config.Temporal, wait time.Duration) (c client.Client, st *store.Store, release func(), err error) {
+	c, err = tclient.Dial(ctx, t, a.log, a.metrics, wait)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err = a.openStore(ctx)
+	if err != nil {
+		c.Close()
+		return nil, nil, nil, err
+	}
+	return c, st, func() { st.Close(); c.Close() }, nil
 }
 
 // openStore opens the store (PostgreSQL or the SQLite file) and migrates it.
@@ -162,8 +173,9 @@ func (a *app) serveAPI(ctx context.Context, ln net.Listener, c client.Client, st
 
 const workerHelp = `Runs customer journeys: the CustomerLifecycle workflow and its email
 activities, on task queue "customer-lifecycle". Stateless: run as many as you
-need against one Temporal namespace. Emails go to the outbox under the data
-directory.`
+need against one Temporal namespace. Emails go through SendGrid when
+SENDGRID_API_KEY is set, else to the outbox in the store (DATABASE_URL, or
+SQLite in the data directory).`
 
 func workerCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	a, err := setup("worker", workerHelp, args, false, stderr, nil)
@@ -171,16 +183,11 @@ func workerCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer a.log.Sync() //nolint:errcheck // nothing to do if stderr is gone
-	c, err := a.dial(ctx, a.cfg.Temporal, 60*time.Second)
+	c, st, closeAll, err := a.connect(ctx, a.cfg.Temporal, 60*time.Second)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	st, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	defer closeAll()
 	stop, err := a.startWorker(c, st)
 	if err != nil {
 		return err
@@ -208,16 +215,11 @@ func apiCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.dial(ctx, a.cfg.Temporal, 60*time.Second)
+	c, st, closeAll, err := a.connect(ctx, a.cfg.Temporal, 60*time.Second)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	defer c.Close()
-	st, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	defer closeAll()
 	return a.serveAPI(ctx, ln, c, st, false)
 }
