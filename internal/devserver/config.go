@@ -21,9 +21,11 @@ import (
 )
 
 const (
-	dbFileName  = "temporal.db"
-	storeName   = "sqlite-default"
-	clusterName = "active"
+	dbFileName         = "temporal.db"
+	visibilityFileName = "visibility.db"
+	storeName          = "sqlite-default"
+	visibilityName     = "sqlite-visibility"
+	clusterName        = "active"
 	// loopback is where the internal services (history, matching, worker) listen:
 	// only the frontend needs to be reachable from outside this process.
 	loopback = "127.0.0.1"
@@ -75,19 +77,24 @@ func hostPort(host string, port int) string {
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
-// serverConfig is the static config of a single-node, single-shard server whose
-// persistence and visibility both live in one SQLite file, as the Temporal CLI
-// dev server does with --db-filename.
-func serverConfig(ip string, p ports, sqlConf *config.SQL) *config.Config {
+// serverConfig is the static config of a single-node, single-shard server on
+// the data directory's SQLite files (see openLayout).
+func serverConfig(ip string, p ports, l layout) *config.Config {
 	var conf config.Config
 	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
 	conf.Global.Membership.BroadcastAddress = loopback
 
 	conf.Persistence.DefaultStore = storeName
 	conf.Persistence.VisibilityStore = storeName
-	// The shard count is fixed forever once the DB exists; one is plenty locally.
+	// The shard count is fixed forever once the DB exists. More shards did
+	// not start journeys faster here: the SQLite file, not the shard, is what
+	// serializes writes (BENCHMARKS.md).
 	conf.Persistence.NumHistoryShards = 1
-	conf.Persistence.DataStores = map[string]config.DataStore{storeName: {SQL: sqlConf}}
+	conf.Persistence.DataStores = map[string]config.DataStore{storeName: {SQL: l.main}}
+	if l.visibility != nil {
+		conf.Persistence.VisibilityStore = visibilityName
+		conf.Persistence.DataStores[visibilityName] = config.DataStore{SQL: l.visibility}
+	}
 
 	frontendAddr := hostPort(dialHost(ip), p.frontend)
 	conf.ClusterMetadata = &cluster.Config{
@@ -142,8 +149,8 @@ func staticHosts(ip string, p ports) map[primitives.ServiceName]static.Hosts {
 // dynamicConfig holds the values the CLI dev server sets by default, plus a
 // shorter namespace refresh. Updates (frontend.enableUpdateWorkflowExecution and
 // ...AsyncAccepted) default to true in server v1.32, so they need no entry.
-func dynamicConfig() dynamicconfig.StaticClient {
-	return dynamicconfig.StaticClient{
+func dynamicConfig(l layout) dynamicconfig.StaticClient {
+	dc := dynamicconfig.StaticClient{
 		// Newly added search attributes (and Nexus endpoints) are usable at
 		// once instead of after their caches expire.
 		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
@@ -157,45 +164,113 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
 		dynamicconfig.NamespaceCacheRefreshInterval.Key():                nsRefresh,
 	}
+	if l.visibility != nil {
+		// One node has no use for a task queue's four partitions: a task
+		// written to a partition no poller waits on is stored, then forwarded
+		// to the root. Only in directories created with this setting: tasks
+		// stored in partitions 1 to 3 of an older directory would never be
+		// read again.
+		dc[dynamicconfig.MatchingNumTaskqueueReadPartitions.Key()] = 1
+		dc[dynamicconfig.MatchingNumTaskqueueWritePartitions.Key()] = 1
+	}
+	return dc
 }
 
-// sqliteConfig points the SQLite plugin at DataDir/temporal.db and creates the
-// schema when the file is new. Non-URI keys in ConnectAttributes become
-// pragmas: WAL lets readers run alongside the writer and, with
-// synchronous=normal, survives a process crash (a power cut may lose the last
-// transactions, acceptable for a dev server).
-func sqliteConfig(dataDir string) (*config.SQL, error) {
+// layout is how a data directory keeps the server's state.
+type layout struct {
+	main *config.SQL
+	// visibility is nil in a legacy directory, whose visibility tables live
+	// in the main file.
+	visibility *config.SQL
+}
+
+// openLayout points the SQLite plugin at the data directory's files and
+// creates their schema when the directory is new.
+//
+// A new directory gets two files: DataDir/temporal.db for executions, history
+// and task queues, and DataDir/visibility.db for the rows that list and count
+// workflows. The SQLite plugin shares one connection per file, and SQLite
+// writes one transaction at a time per file: with one file, every visibility
+// row update (each start and each search-attribute upsert) queued behind the
+// execution writes; with two, they run side by side. A directory created
+// before the split (temporal.db without visibility.db) keeps its single file,
+// so the workflows listed there stay listed.
+func openLayout(dataDir string) (layout, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating data dir: %w", err)
+		return layout{}, fmt.Errorf("creating data dir: %w", err)
 	}
-	abs, err := filepath.Abs(filepath.Join(dataDir, dbFileName))
+	mainPath, err := filepath.Abs(filepath.Join(dataDir, dbFileName))
 	if err != nil {
-		return nil, fmt.Errorf("resolving data dir: %w", err)
+		return layout{}, fmt.Errorf("resolving data dir: %w", err)
 	}
 	// The path is embedded in a "file:" URI without escaping.
-	if strings.ContainsAny(abs, "?#") {
-		return nil, fmt.Errorf("data dir %q: path must not contain '?' or '#'", dataDir)
+	if strings.ContainsAny(mainPath, "?#") {
+		return layout{}, fmt.Errorf("data dir %q: path must not contain '?' or '#'", dataDir)
 	}
-	conf := &config.SQL{
+	visPath := filepath.Join(filepath.Dir(mainPath), visibilityFileName)
+	l := layout{main: sqliteConfig(mainPath), visibility: sqliteConfig(visPath)}
+
+	mainExists, err := fileExists(mainPath)
+	if err != nil {
+		return layout{}, err
+	}
+	visExists, err := fileExists(visPath)
+	if err != nil {
+		return layout{}, err
+	}
+	switch {
+	case mainExists && visExists:
+		return l, nil
+	case mainExists:
+		l.visibility = nil
+		return l, nil
+	}
+	// New directory. A visibility file without a main file is left over from
+	// a first start that failed half-way: nothing refers to it yet.
+	removeSQLite(visPath)
+	for _, c := range []*config.SQL{l.visibility, l.main} {
+		// The schema tool creates the execution and the visibility tables
+		// in any file; each file only ever uses its own half.
+		if err := sqliteschema.SetupSchema(c); err != nil {
+			// Do not leave half-initialised files that the next start would trust.
+			removeSQLite(mainPath)
+			removeSQLite(visPath)
+			return layout{}, fmt.Errorf("creating SQLite schema in %s: %w", c.DatabaseName, err)
+		}
+	}
+	return l, nil
+}
+
+// sqliteConfig is the plugin's configuration of one file. Non-URI keys in
+// ConnectAttributes become pragmas: WAL lets readers run alongside the writer
+// and, with synchronous=normal, survives a process crash (a power cut may lose
+// the last transactions, acceptable for a dev server).
+func sqliteConfig(path string) *config.SQL {
+	return &config.SQL{
 		PluginName:   sqliteplugin.PluginName,
-		DatabaseName: abs,
+		DatabaseName: path,
 		ConnectAttributes: map[string]string{
 			"mode":         "rwc",
 			"journal_mode": "wal",
 			"synchronous":  "normal",
 		},
 	}
-	if _, err := os.Stat(abs); err == nil {
-		return conf, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("checking database file: %w", err)
+}
+
+func fileExists(path string) (bool, error) {
+	_, err := os.Stat(path)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	default:
+		return false, fmt.Errorf("checking %s: %w", path, err)
 	}
-	if err := sqliteschema.SetupSchema(conf); err != nil {
-		// Do not leave a half-initialised file that the next start would trust.
-		for _, suffix := range []string{"", "-wal", "-shm"} {
-			_ = os.Remove(abs + suffix)
-		}
-		return nil, fmt.Errorf("creating SQLite schema in %s: %w", abs, err)
+}
+
+func removeSQLite(path string) {
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		_ = os.Remove(path + suffix)
 	}
-	return conf, nil
 }

@@ -1,5 +1,5 @@
 // Package devserver runs a real Temporal server inside this process, for the
-// one-command local start (`lifecycle dev`). State lives in a SQLite file in a
+// one-command local start (`lifecycle dev`). State lives in SQLite files in a
 // data directory, so journeys survive a restart. The setup follows the Temporal
 // CLI's `temporal server start-dev --db-filename`.
 package devserver
@@ -30,7 +30,7 @@ const (
 
 // Options configure Start.
 type Options struct {
-	DataDir          string                              // required; the SQLite file is DataDir/temporal.db, created if missing
+	DataDir          string                              // required; SQLite files temporal.db and visibility.db there, created if missing
 	Namespace        string                              // default "default"; registered at start if missing (7 days retention)
 	IP               string                              // default "127.0.0.1"; the frontend and the UI listen here
 	FrontendPort     int                                 // 0 = pick a free port
@@ -77,16 +77,16 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	sqlConf, err := sqliteConfig(opts.DataDir)
+	files, err := openLayout(opts.DataDir)
 	if err != nil {
 		return nil, err
 	}
 	srv, err := temporal.NewServer(
-		temporal.WithConfig(serverConfig(opts.IP, ports, sqlConf)),
+		temporal.WithConfig(serverConfig(opts.IP, ports, files)),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(staticHosts(opts.IP, ports)),
 		temporal.WithLogger(log.NewZapLogger(logger.Named("temporal"))),
-		temporal.WithDynamicConfigClient(dynamicConfig()),
+		temporal.WithDynamicConfigClient(dynamicConfig(files)),
 		// No auth on a local dev server, as in the CLI.
 		temporal.WithAuthorizer(authorization.NewNoopAuthorizer()),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper {

@@ -2,9 +2,12 @@ package devserver
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,6 +19,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.uber.org/zap"
 )
 
@@ -180,4 +186,89 @@ func TestSearchAttributeTypeConflict(t *testing.T) {
 		SearchAttributes: map[string]enumspb.IndexedValueType{stageAttr: enumspb.INDEXED_VALUE_TYPE_INT},
 	})
 	require.ErrorContains(t, err, "already registered as")
+}
+
+// visibilityRows counts the workflows listed in one SQLite file.
+func visibilityRows(t *testing.T, path string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	require.NoError(t, err)
+	defer db.Close()
+	var n int
+	require.NoError(t, db.QueryRow(`SELECT count(*) FROM executions_visibility`).Scan(&n))
+	return n
+}
+
+// runUpsert runs upsertStageWorkflow to completion and waits until it is
+// listed by its search attribute.
+func runUpsert(t *testing.T, ctx context.Context, s *Server, id string) {
+	t.Helper()
+	c := dial(t, s)
+	w := runWorker(t, c, "devserver-"+id, upsertStageWorkflow)
+	defer w.Stop()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: "devserver-" + id},
+		upsertStageWorkflow, id)
+	require.NoError(t, err)
+	require.NoError(t, run.Get(ctx, nil))
+	require.Eventually(t, func() bool {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: s.Namespace(), Query: stageAttr + " = '" + id + "'",
+		})
+		return err == nil && len(resp.GetExecutions()) == 1
+	}, 10*time.Second, 100*time.Millisecond)
+}
+
+func TestNewDataDirKeepsVisibilityInItsOwnFile(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	s := startServer(t, ctx, dir, -1)
+	runUpsert(t, ctx, s, "split")
+
+	require.Positive(t, visibilityRows(t, filepath.Join(dir, visibilityFileName)))
+	require.Zero(t, visibilityRows(t, filepath.Join(dir, dbFileName)), "visibility rows written to the main file")
+	require.Equal(t, 1, dynamicConfig(layout{main: &config.SQL{}, visibility: &config.SQL{}})[dynamicconfig.MatchingNumTaskqueueReadPartitions.Key()])
+}
+
+// A data directory from before the split has temporal.db only: it keeps its
+// visibility rows there, and so keeps listing the workflows it has.
+func TestLegacyDataDirKeepsOneFile(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	mainPath := filepath.Join(dir, dbFileName)
+	require.NoError(t, sqliteschema.SetupSchema(sqliteConfig(mainPath)))
+
+	s := startServer(t, ctx, dir, -1)
+	runUpsert(t, ctx, s, "before")
+	require.NoError(t, s.Stop())
+	rows := visibilityRows(t, mainPath)
+	require.Positive(t, rows)
+	_, err := os.Stat(filepath.Join(dir, visibilityFileName))
+	require.ErrorIs(t, err, os.ErrNotExist, "a legacy data dir must not get a second file")
+
+	// Restarted, it lists the old workflow and adds new ones to the same file.
+	s = startServer(t, ctx, dir, -1)
+	runUpsert(t, ctx, s, "after")
+	resp, err := dial(t, s).ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace: s.Namespace(), Query: stageAttr + " = 'before'",
+	})
+	require.NoError(t, err)
+	require.Len(t, resp.GetExecutions(), 1)
+	require.NoError(t, s.Stop())
+	require.Greater(t, visibilityRows(t, mainPath), rows)
+	_, isSet := dynamicConfig(layout{main: &config.SQL{}})[dynamicconfig.MatchingNumTaskqueueReadPartitions.Key()]
+	require.False(t, isSet, "a legacy data dir may have tasks stored in every partition")
+}
+
+// A visibility file without a main file is what a first start that failed
+// half-way leaves: the next start replaces it.
+func TestOpenLayoutReplacesStrayVisibilityFile(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, visibilityFileName), []byte("not a database"), 0o644))
+	l, err := openLayout(dir)
+	require.NoError(t, err)
+	require.NotNil(t, l.visibility)
+	require.Zero(t, visibilityRows(t, l.visibility.DatabaseName))
+	require.Zero(t, visibilityRows(t, l.main.DatabaseName))
 }
