@@ -81,7 +81,7 @@ func (s *Server) start(c *gin.Context, req StartRequest) {
 	in := workflows.JourneyInput{
 		Account:  workflows.Account{ID: req.Account.ID, Name: req.Account.Name, Plan: req.Account.Plan, RenewalDate: req.Account.RenewalDate.Time},
 		Champion: req.Champion, CSM: req.CSM, ManagerEmail: req.ManagerEmail, SponsorEmail: req.SponsorEmail,
-		DealID: req.DealID, Playbook: pb, DayLength: s.opts.DayLength,
+		DealID: req.DealID, Playbook: pb, DayLength: s.opts.DayLength, Revision: workflows.Revision,
 	}
 	if err := in.Validate(); err != nil {
 		invalid(c, firstError(err))

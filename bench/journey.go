@@ -40,6 +40,7 @@ func simInput(id string, pb *playbooks.Playbook) workflows.JourneyInput {
 		DealID:       "deal-42",
 		Playbook:     pb,
 		DayLength:    simDay,
+		Revision:     workflows.Revision,
 	}
 }
 

@@ -166,7 +166,7 @@ func (s *stack) rawStartDelayed(ctx context.Context, id string, day, delay time.
 	in := workflows.JourneyInput{
 		Account:  workflows.Account{ID: id, Name: r.Account.Name, Plan: r.Account.Plan, RenewalDate: r.Account.RenewalDate.Time},
 		Champion: r.Champion, CSM: r.CSM, ManagerEmail: r.ManagerEmail, DealID: r.DealID,
-		Playbook: playbooks.Default(), DayLength: day,
+		Playbook: playbooks.Default(), DayLength: day, Revision: workflows.Revision,
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

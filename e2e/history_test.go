@@ -41,6 +41,7 @@ func TestJourneyOnARealServer(t *testing.T) {
 		DealID:       "deal-7",
 		Playbook:     playbooks.Default(),
 		DayLength:    time.Second,
+		Revision:     workflows.Revision,
 	}
 	id := workflows.WorkflowID(in.Account.ID)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
@@ -104,6 +105,12 @@ func TestJourneyOnARealServer(t *testing.T) {
 	}
 	assert.Equal(t, 6, accepted, "the six valid updates")
 	assert.True(t, strings.Contains(string(data), "LifecycleHealth"), "search attributes were upserted")
+	// A journey on the current revision takes its branches without
+	// GetVersion: no version marker, no TemporalChangeVersion upsert.
+	for _, ev := range hist.Events {
+		assert.NotEqual(t, enumspb.EVENT_TYPE_MARKER_RECORDED, ev.GetEventType(), "event %d", ev.GetEventId())
+	}
+	assert.NotContains(t, string(data), "TemporalChangeVersion")
 	t.Logf("history: %d events, %d bytes", len(hist.Events), len(data))
 
 	if *update {

@@ -111,6 +111,18 @@ type Account struct {
 	RenewalDate time.Time `json:"renewal_date"`
 }
 
+// Revision is the journey code revision that new journeys start on; the API
+// sets it in JourneyInput. A change to the commands a journey issues branches
+// on JourneyInput.Revision rather than on workflow.GetVersion alone: the SDK
+// records every GetVersion with a marker and an upsert of the
+// TemporalChangeVersion search attribute, in every run, and each upsert is a
+// visibility row write. A journey started before a revision existed has a
+// lower one and keeps its GetVersion branch, so its history replays; its next
+// run (continue-as-new) takes the current revision.
+//
+//  1. Search attributes carry scores rounded to 5 points ("sa-scores-rounded").
+const Revision = 1
+
 // JourneyInput starts (or, with Carry set, continues) a journey.
 type JourneyInput struct {
 	Account      Account             `json:"account"`
@@ -121,6 +133,8 @@ type JourneyInput struct {
 	DealID       string              `json:"deal_id"`
 	Playbook     *playbooks.Playbook `json:"playbook"`
 	DayLength    time.Duration       `json:"day_length"`
+	// Revision is the code revision the journey started on (see Revision).
+	Revision int `json:"revision,omitempty"`
 
 	// Carry is the state handed from one run to the next by continue-as-new.
 	Carry *Carry `json:"carry,omitempty"`

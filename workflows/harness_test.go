@@ -41,6 +41,7 @@ func testInput(pb *playbooks.Playbook) workflows.JourneyInput {
 		DealID:       "deal-42",
 		Playbook:     pb,
 		DayLength:    testDay,
+		Revision:     workflows.Revision,
 	}
 }
 

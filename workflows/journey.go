@@ -247,6 +247,8 @@ func (j *journey) continueAsNew(ctx workflow.Context) (State, error) {
 	j.drainEvents(ctx)
 	next := j.in
 	next.Carry = j.c
+	// A fresh history can take the current code's branches.
+	next.Revision = Revision
 	j.log.Info("continuing as new", "run", j.c.Runs, "term", j.c.Term)
 	return State{}, workflow.NewContinueAsNewError(ctx, CustomerLifecycle, next)
 }
@@ -279,8 +281,8 @@ func (j *journey) refresh(ctx workflow.Context, now time.Time) {
 	// events (or a day's decay) no longer rewrites the visibility row every
 	// time, which was the largest cost of an event on the dev server.
 	// Versioned, because fewer upserts would break the replay of journeys
-	// that ran before.
-	if workflow.GetVersion(ctx, "sa-scores-rounded", workflow.DefaultVersion, 1) == 1 {
+	// that ran before; GetVersion only for those (see Revision).
+	if j.in.Revision >= 1 || workflow.GetVersion(ctx, "sa-scores-rounded", workflow.DefaultVersion, 1) == 1 {
 		v.Engagement, v.Happiness = roundTo5(v.Engagement), roundTo5(v.Happiness)
 	}
 	if v == j.c.Upserted {

@@ -21,7 +21,7 @@ import (
 func TestReplaySavedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.json")
 	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(files), 2)
+	require.GreaterOrEqual(t, len(files), 3)
 	for _, f := range files {
 		r := worker.NewWorkflowReplayer()
 		r.RegisterWorkflow(workflows.CustomerLifecycle)
