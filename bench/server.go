@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
@@ -29,6 +27,7 @@ import (
 	"github.com/seed-a80403e2/lifecycle/internal/links"
 	"github.com/seed-a80403e2/lifecycle/internal/metrics"
 	"github.com/seed-a80403e2/lifecycle/internal/store"
+	"github.com/seed-a80403e2/lifecycle/internal/tclient"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 	"github.com/seed-a80403e2/lifecycle/worker"
 	"github.com/seed-a80403e2/lifecycle/workflows"
@@ -82,11 +81,10 @@ func startStack(ctx context.Context) (_ *stack, err error) {
 	s.ns = s.srv.Namespace()
 	progress("  embedded server up at %s in %s", s.srv.FrontendAddress(), time.Since(t0).Round(10*time.Millisecond))
 	reg := prometheus.NewRegistry()
-	s.c, err = client.DialContext(ctx, client.Options{
-		HostPort: s.srv.FrontendAddress(), Namespace: s.ns,
-		Logger:         sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
-		MetricsHandler: metrics.NewTemporalHandler(reg),
-	})
+	// Dialled as `lifecycle dev` dials, so both sides of each comparison
+	// use the client the product uses.
+	s.c, err = tclient.Dial(ctx, config.Temporal{Address: s.srv.FrontendAddress(), Namespace: s.ns},
+		zap.NewNop(), metrics.NewTemporalHandler(reg), 0)
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
