@@ -1,9 +1,11 @@
 package devserver
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -86,10 +88,7 @@ func serverConfig(ip string, p ports, l layout) *config.Config {
 
 	conf.Persistence.DefaultStore = storeName
 	conf.Persistence.VisibilityStore = storeName
-	// The shard count is fixed forever once the DB exists. More shards did
-	// not start journeys faster here: the SQLite file, not the shard, is what
-	// serializes writes (BENCHMARKS.md).
-	conf.Persistence.NumHistoryShards = 1
+	conf.Persistence.NumHistoryShards = l.shards
 	conf.Persistence.DataStores = map[string]config.DataStore{storeName: {SQL: l.main}}
 	if l.visibility != nil {
 		conf.Persistence.VisibilityStore = visibilityName
@@ -182,7 +181,20 @@ type layout struct {
 	// visibility is nil in a legacy directory, whose visibility tables live
 	// in the main file.
 	visibility *config.SQL
+	// shards is the number of history shards: the one the directory was
+	// created with, newShards for a new one.
+	shards int32
 }
+
+// newShards is the history shard count of a new data directory. Each shard
+// has its own timer queue, with its own limits on the tasks it holds in
+// memory; with one shard for 10,000 open journeys, the timeout tasks of their
+// first steps (tens of thousands, each a no-op by the time it fires) held up
+// the journeys' own timers: 1 in 10 of 1,000 timers due together had not
+// fired two minutes later. With four, all fired within 2.5 s (BENCHMARKS.md).
+// The count is fixed once a directory has been used: Temporal maps each
+// workflow to a shard by it.
+const newShards = 4
 
 // openLayout points the SQLite plugin at the data directory's files and
 // creates their schema when the directory is new.
@@ -208,7 +220,7 @@ func openLayout(dataDir string) (layout, error) {
 		return layout{}, fmt.Errorf("data dir %q: path must not contain '?' or '#'", dataDir)
 	}
 	visPath := filepath.Join(filepath.Dir(mainPath), visibilityFileName)
-	l := layout{main: sqliteConfig(mainPath), visibility: sqliteConfig(visPath)}
+	l := layout{main: sqliteConfig(mainPath), visibility: sqliteConfig(visPath), shards: newShards}
 
 	mainExists, err := fileExists(mainPath)
 	if err != nil {
@@ -218,11 +230,13 @@ func openLayout(dataDir string) (layout, error) {
 	if err != nil {
 		return layout{}, err
 	}
-	switch {
-	case mainExists && visExists:
-		return l, nil
-	case mainExists:
-		l.visibility = nil
+	if mainExists {
+		if !visExists {
+			l.visibility = nil
+		}
+		if l.shards, err = storedShards(mainPath); err != nil {
+			return layout{}, err
+		}
 		return l, nil
 	}
 	// New directory. A visibility file without a main file is left over from
@@ -255,6 +269,25 @@ func sqliteConfig(path string) *config.SQL {
 			"synchronous":  "normal",
 		},
 	}
+}
+
+// storedShards is the shard count a main file was used with: the server
+// writes one row per shard when it first takes the shard. A file the server
+// never ran on has none, and gets newShards.
+func storedShards(path string) (int32, error) {
+	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: path}).String())
+	if err != nil {
+		return 0, fmt.Errorf("opening %s: %w", path, err)
+	}
+	defer db.Close()
+	var n int32
+	if err := db.QueryRow(`SELECT count(*) FROM shards`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("reading the shard count of %s: %w", path, err)
+	}
+	if n == 0 {
+		return newShards, nil
+	}
+	return n, nil
 }
 
 func fileExists(path string) (bool, error) {

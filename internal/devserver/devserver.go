@@ -37,6 +37,10 @@ type Options struct {
 	UIPort           int                                 // 0 = pick a free port; -1 = no UI
 	SearchAttributes map[string]enumspb.IndexedValueType // registered in the namespace at start if missing
 	Logger           *zap.Logger                         // server logs, warn and above; nil = zap.NewNop()
+
+	// openLayout replaces openLayout in tests that need a data directory as
+	// older versions created it.
+	openLayout func(dataDir string) (layout, error)
 }
 
 // Server is a running dev server. Stop it with Stop.
@@ -77,7 +81,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, err := openLayout(opts.DataDir)
+	files, err := opts.openLayout(opts.DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +206,9 @@ func (o *Options) normalize() error {
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
+	}
+	if o.openLayout == nil {
+		o.openLayout = openLayout
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package devserver
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -227,34 +228,66 @@ func TestNewDataDirKeepsVisibilityInItsOwnFile(t *testing.T) {
 
 	require.Positive(t, visibilityRows(t, filepath.Join(dir, visibilityFileName)))
 	require.Zero(t, visibilityRows(t, filepath.Join(dir, dbFileName)), "visibility rows written to the main file")
+	require.NoError(t, s.Stop())
+	shards, err := storedShards(filepath.Join(dir, dbFileName))
+	require.NoError(t, err)
+	require.EqualValues(t, newShards, shards)
 	require.Equal(t, 1, dynamicConfig(layout{main: &config.SQL{}, visibility: &config.SQL{}})[dynamicconfig.MatchingNumTaskqueueReadPartitions.Key()])
 }
 
-// A data directory from before the split has temporal.db only: it keeps its
-// visibility rows there, and so keeps listing the workflows it has.
-func TestLegacyDataDirKeepsOneFile(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+// A data directory from before the split has temporal.db only, with one
+// history shard: it keeps its visibility rows in that file, so it keeps
+// listing the workflows it has, and its shard count, so it finds them.
+func TestLegacyDataDirKeepsItsLayout(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	dir := t.TempDir()
 	mainPath := filepath.Join(dir, dbFileName)
-	require.NoError(t, sqliteschema.SetupSchema(sqliteConfig(mainPath)))
 
-	s := startServer(t, ctx, dir, -1)
-	runUpsert(t, ctx, s, "before")
-	require.NoError(t, s.Stop())
+	legacy, err := Start(ctx, Options{
+		DataDir: dir, UIPort: -1, Logger: testLogger(t),
+		SearchAttributes: map[string]enumspb.IndexedValueType{stageAttr: enumspb.INDEXED_VALUE_TYPE_KEYWORD},
+		openLayout: func(dataDir string) (layout, error) {
+			c := sqliteConfig(mainPath)
+			return layout{main: c, shards: 1}, sqliteschema.SetupSchema(c)
+		},
+	})
+	require.NoError(t, err)
+	runUpsert(t, ctx, legacy, "before")
+	// Workflows left running: with a different shard count most of them
+	// would map to a shard that does not hold them.
+	c := dial(t, legacy)
+	var waiting []client.WorkflowRun
+	for i := range 8 {
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("waiting-%d", i), TaskQueue: "devserver-legacy"},
+			waitForSignalWorkflow)
+		require.NoError(t, err)
+		waiting = append(waiting, run)
+	}
+	require.NoError(t, legacy.Stop())
 	rows := visibilityRows(t, mainPath)
 	require.Positive(t, rows)
-	_, err := os.Stat(filepath.Join(dir, visibilityFileName))
-	require.ErrorIs(t, err, os.ErrNotExist, "a legacy data dir must not get a second file")
+	shards, err := storedShards(mainPath)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, shards)
 
-	// Restarted, it lists the old workflow and adds new ones to the same file.
-	s = startServer(t, ctx, dir, -1)
-	runUpsert(t, ctx, s, "after")
-	resp, err := dial(t, s).ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+	s := startServer(t, ctx, dir, -1)
+	_, err = os.Stat(filepath.Join(dir, visibilityFileName))
+	require.ErrorIs(t, err, os.ErrNotExist, "a legacy data dir must not get a second file")
+	c = dial(t, s)
+	runWorker(t, c, "devserver-legacy", waitForSignalWorkflow)
+	for _, run := range waiting {
+		require.NoError(t, c.SignalWorkflow(ctx, run.GetID(), "", "go", "again"))
+		var got string
+		require.NoError(t, c.GetWorkflow(ctx, run.GetID(), "").Get(ctx, &got))
+		require.Equal(t, "got again", got)
+	}
+	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Namespace: s.Namespace(), Query: stageAttr + " = 'before'",
 	})
 	require.NoError(t, err)
 	require.Len(t, resp.GetExecutions(), 1)
+	runUpsert(t, ctx, s, "after")
 	require.NoError(t, s.Stop())
 	require.Greater(t, visibilityRows(t, mainPath), rows)
 	_, isSet := dynamicConfig(layout{main: &config.SQL{}})[dynamicconfig.MatchingNumTaskqueueReadPartitions.Key()]
