@@ -1,7 +1,7 @@
 // Command bench measures the lifecycle service against the raw Temporal
 // engine and writes the results as Markdown (make bench).
 //
-//	go run ./bench -out BENCHMARKS.md [-runs 5] [-quick] [-only NAME] [-cpuprofile FILE]
+//	go run ./bench -out BENCHMARKS.md [-runs 5] [-quick] [-only NAME] [-open N] [-cpuprofile FILE]
 package main
 
 import (
@@ -61,7 +61,7 @@ func main() {
 	runs := flag.Int("runs", 5, "rounds per side of each comparison; the report shows medians")
 	quick := flag.Bool("quick", false, "fewer, smaller rounds: a smoke run")
 	only := flag.String("only", "", "run one benchmark: "+names())
-	open := flag.Int("open", 5000, "open journeys in the scale benchmark (-quick: 1000)")
+	open := flag.Int("open", 10000, "open journeys in the scale benchmark (-quick: 1000)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if flag.NArg() > 0 {
