@@ -196,6 +196,13 @@ func (s *stack) rawEvent(ctx context.Context, id, eventID string) error {
 	return h.Get(ctx, &res)
 }
 
+func (s *stack) rawSignal(ctx context.Context, id, eventID string) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	ev := workflows.EngagementEvent{ID: eventID, Type: "login", Time: time.Now().UTC()}
+	return s.c.SignalWorkflow(ctx, workflows.WorkflowID(id), "", workflows.SignalEvent, ev)
+}
+
 func (s *stack) rawState(ctx context.Context, id string) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
