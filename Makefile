@@ -25,7 +25,7 @@ lint:
 build:
 	$(GO) build -o bin/lifecycle ./cmd/lifecycle
 
-## bench: benchmarks against the raw engine; writes BENCHMARKS.md (about 6 minutes)
+## bench: benchmarks against the raw engine; writes BENCHMARKS.md (6 to 7 minutes)
 bench:
 	$(GO) run ./bench -out BENCHMARKS.md
 
