@@ -79,7 +79,7 @@ func hostPort(host string, port int) string {
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
-// serverConfig is the static config of a single-node, single-shard server on
+// serverConfig is the static config of a single-node server on
 // the data directory's SQLite files (see openLayout).
 func serverConfig(ip string, p ports, l layout) *config.Config {
 	var conf config.Config
@@ -191,7 +191,7 @@ type layout struct {
 // memory; with one shard for 10,000 open journeys, the timeout tasks of their
 // first steps (tens of thousands, each a no-op by the time it fires) held up
 // the journeys' own timers: 1 in 10 of 1,000 timers due together had not
-// fired two minutes later. With four, all fired within 2.5 s (BENCHMARKS.md).
+// fired two minutes later. With four, all fired, p99 under 3 s (BENCHMARKS.md).
 // The count is fixed once a directory has been used: Temporal maps each
 // workflow to a shard by it.
 const newShards = 4
