@@ -76,6 +76,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: -runs must be at least 1")
 		os.Exit(2)
 	}
+	if *open < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -open must be at least 1")
+		os.Exit(2)
+	}
 	if *quick && !isFlagSet("runs") {
 		*runs = 2
 	}

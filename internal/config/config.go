@@ -70,7 +70,7 @@ type Setting struct {
 
 // Settings is the table of every setting, in README order.
 var Settings = []Setting{
-	{"LIFECYCLE_DATA_DIR", "data-dir", "./.lifecycle", "where dev keeps the Temporal database and the local email outbox"},
+	{"LIFECYCLE_DATA_DIR", "data-dir", "./.lifecycle", "where dev keeps the Temporal databases (temporal.db, visibility.db) and the local email outbox"},
 	{"LIFECYCLE_HTTP_ADDR", "http-addr", "127.0.0.1:8080", "address the API listens on"},
 	{"LIFECYCLE_API_KEYS", "api-keys", "", "role:key pairs, comma separated (roles: sales, csm, integration, admin); dev generates keys when unset"},
 	{"LIFECYCLE_DAY_LENGTH", "day-length", "24h", "length of a journey day for new customers (e.g. 5s for a demo)"},
