@@ -32,6 +32,7 @@ const (
 	UpdateResume    = "resume"
 	UpdateReassign  = "reassign"
 	UpdateEmail     = "email_status"
+	UpdateChampion  = "champion"
 	// SignalEvent carries an engagement event when the caller cannot wait
 	// for the journey's answer (a worker may be down): the server keeps it.
 	SignalEvent = "event"
@@ -111,17 +112,21 @@ type Account struct {
 	RenewalDate time.Time `json:"renewal_date"`
 }
 
-// Revision is the journey code revision that new journeys start on; the API
-// sets it in JourneyInput. A change to the commands a journey issues branches
-// on JourneyInput.Revision rather than on workflow.GetVersion alone: the SDK
-// records every GetVersion with a marker and an upsert of the
-// TemporalChangeVersion search attribute, in every run, and each upsert is a
-// visibility row write. A journey started before a revision existed has a
-// lower one and keeps its GetVersion branch, so its history replays; its next
-// run (continue-as-new) takes the current revision.
+// Revision is the journey code revision this worker runs new runs on. The
+// worker decides, not the caller: every run records the revision it starts
+// on once, with workflow.GetVersion("journey-revision"), so a run replays on
+// the branches it took whatever worker replays it, and an API deployed ahead
+// of the workers cannot make old workers take old branches for new journeys.
+// Runs recorded before revision 2 have no such marker; they keep the
+// JourneyInput.Revision their API set (0 or 1). A journey moves to the
+// current revision at its next continue-as-new.
 //
 //  1. Search attributes carry scores rounded to 5 points ("sa-scores-rounded").
-const Revision = 1
+//  2. Sends run beside the schedule with a delivery deadline; calendar
+//     renewals; booked calls expected; events count from their own time;
+//     late customer email waits for business hours; wake-ups at score
+//     changes; email keys and links scoped by journey (chapter).
+const Revision = 2
 
 // JourneyInput starts (or, with Carry set, continues) a journey.
 type JourneyInput struct {
@@ -133,61 +138,40 @@ type JourneyInput struct {
 	DealID       string              `json:"deal_id"`
 	Playbook     *playbooks.Playbook `json:"playbook"`
 	DayLength    time.Duration       `json:"day_length"`
-	// Revision is the code revision the journey started on (see Revision).
+	// Revision is the code revision an API before revision 2 chose for the
+	// journey (see Revision); newer callers leave it 0 and the worker decides.
 	Revision int `json:"revision,omitempty"`
 
 	// Carry is the state handed from one run to the next by continue-as-new.
 	Carry *Carry `json:"carry,omitempty"`
 }
 
-// Validate checks a start request; the API calls it before starting anything.
+// Validate checks a start request's fields (ValidateStart adds the checks
+// that need today's date); the API calls it before starting anything.
 func (in *JourneyInput) Validate() error {
-	var errs []error
-	field := func(name, format string, args ...any) {
-		errs = append(errs, &FieldError{Field: name, Message: fmt.Sprintf(format, args...)})
-	}
+	var c checker
 	if !ValidAccountID(in.Account.ID) {
-		field("account.id", "must be 1-128 letters, digits, '.', '_' or '-'")
+		c.fail("account.id", "must be 1-128 letters, digits, '.', '_' or '-'")
 	}
-	if strings.TrimSpace(in.Account.Name) == "" {
-		field("account.name", "is required")
-	}
+	c.text("account.name", in.Account.Name, MaxNameLen, true)
+	c.text("account.plan", in.Account.Plan, MaxShortLen, false)
 	if in.Account.RenewalDate.IsZero() {
-		field("account.renewal_date", "is required")
+		c.fail("account.renewal_date", "is required")
 	}
-	if strings.TrimSpace(in.Champion.Name) == "" {
-		field("champion.name", "is required")
-	}
-	if !validEmail(in.Champion.Email) {
-		field("champion.email", "is not an email address")
-	}
-	if _, err := loadZone(in.Champion.TimeZone); err != nil {
-		field("champion.time_zone", "%v", err)
-	}
-	if strings.TrimSpace(in.CSM.Name) == "" {
-		field("csm.name", "is required")
-	}
-	if !validEmail(in.CSM.Email) {
-		field("csm.email", "is not an email address")
-	}
-	if !validEmail(in.ManagerEmail) {
-		field("manager_email", "is not an email address")
-	}
-	if in.SponsorEmail != "" && !validEmail(in.SponsorEmail) {
-		field("sponsor_email", "is not an email address")
-	}
-	if strings.TrimSpace(in.DealID) == "" {
-		field("deal_id", "is required")
-	}
+	c.person("champion", in.Champion)
+	c.person("csm", in.CSM)
+	c.email("manager_email", in.ManagerEmail, true)
+	c.email("sponsor_email", in.SponsorEmail, false)
+	c.text("deal_id", in.DealID, MaxShortLen, true)
 	if in.DayLength < 0 || (in.DayLength > 0 && in.DayLength < 100*time.Millisecond) {
-		field("day_length", "must be at least 100ms")
+		c.fail("day_length", "must be at least 100ms")
 	}
 	if in.Playbook == nil {
-		field("playbook", "is required")
+		c.fail("playbook", "is required")
 	} else if err := in.Playbook.Validate(); err != nil {
-		field("playbook", "%v", err)
+		c.fail("playbook", "%v", err)
 	}
-	return errors.Join(errs...)
+	return c.err()
 }
 
 // FieldError names the input field that is wrong.
@@ -288,12 +272,40 @@ const (
 	EmailActive     = "active"     // mail again (e.g. the champion asked to resubscribe)
 )
 
-// EmailStatus changes whether the journey may email the champion.
+// EmailStatus reports an address's email status to the journey. Address is
+// the address the report is about: only the champion's current address stops
+// or resumes customer email; a team address (CSM, manager, sponsor) that
+// bounced is put on the timeline and tasks someone to fix it; any other
+// address (a former champion's) is only recorded. An empty Address means the
+// champion's (callers before the field existed).
 type EmailStatus struct {
-	Status string `json:"status"`
-	Reason string `json:"reason"`           // e.g. "bounce", "unsubscribe"
-	Source string `json:"source,omitempty"` // e.g. "sendgrid", "email link"
+	Status  string `json:"status"`
+	Reason  string `json:"reason"`            // e.g. "bounce", "unsubscribe"
+	Source  string `json:"source,omitempty"`  // e.g. "sendgrid", "email link"
+	Address string `json:"address,omitempty"` // the address the report names
+	By      string `json:"by,omitempty"`
 }
+
+// ChampionChange replaces the customer's champion contact. Customer email
+// goes to the new address from the next step on; when emails had stopped
+// for the old address, they resume for the new one.
+type ChampionChange struct {
+	Champion Person `json:"champion"`
+	Reason   string `json:"reason,omitempty"`
+	By       string `json:"by,omitempty"`
+}
+
+// StateQuery asks for the live state at a moment: the caller's clock, so the
+// answer is true when read, not as old as the journey's last wake-up. A zero
+// At (or one before the journey's own clock) means the journey's clock.
+type StateQuery struct {
+	At time.Time `json:"at,omitzero"`
+}
+
+// EventAttrRecipient is the engagement-event attribute naming the address a
+// message event (an open, a click) came from: such an event counts only when
+// it is the champion's current address.
+const EventAttrRecipient = "recipient"
 
 // IsValidationError tells the API that err came from an update validator (a
 // 422), not from Temporal being unreachable.

@@ -1,0 +1,201 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits on everything that reaches a journey's history, state or search
+// attributes. Temporal refuses a search attribute over 2 KiB (and terminates
+// the run that upserts it) and a payload over 2 MiB (and fails every
+// workflow task after), so no field may grow without bound. The API checks
+// the same limits before anything reaches Temporal; the update validators
+// check them again for callers that talk to Temporal directly.
+const (
+	MaxEmailLen = 254  // RFC 5321's path limit
+	MaxNameLen  = 200  // people, accounts
+	MaxShortLen = 200  // plan, deal id, "by", "source", reasons for a status
+	MaxTextLen  = 2000 // free text: pause reasons, notes, complaint summaries
+
+	// MaxRenewalYears bounds a renewal date: at most this far ahead of today.
+	MaxRenewalYears = 10
+	// MaxOpenComplaints is how many complaints may be open at once; the next
+	// one is refused until some are resolved.
+	MaxOpenComplaints = 50
+	// MaxPendingSends bounds the messages in flight at once.
+	MaxPendingSends = 100
+	// MaxCarryBytes is the largest state a run hands to the next, well below
+	// Temporal's 2 MiB payload limit.
+	MaxCarryBytes = 1 << 20
+	// EventClockSkew is how far in the future an event's time may be: the
+	// sender's clock may run a little ahead of ours.
+	EventClockSkew = 5 * time.Minute
+)
+
+// Limits a caller may want to show, by name, for the README and the API.
+var Limits = map[string]int{
+	"email": MaxEmailLen, "name": MaxNameLen, "short_text": MaxShortLen, "text": MaxTextLen,
+	"renewal_years": MaxRenewalYears, "open_complaints": MaxOpenComplaints,
+}
+
+// checker collects field errors in order.
+type checker struct{ errs []error }
+
+func (c *checker) fail(field, format string, args ...any) {
+	c.errs = append(c.errs, &FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (c *checker) err() error { return errors.Join(c.errs...) }
+
+// text checks a free-text field's length (in characters) and encoding.
+func (c *checker) text(field, s string, max int, required bool) {
+	switch {
+	case required && strings.TrimSpace(s) == "":
+		c.fail(field, "is required")
+	case !utf8.ValidString(s):
+		c.fail(field, "is not valid UTF-8")
+	case utf8.RuneCountInString(s) > max:
+		c.fail(field, "at most %d characters (got %d)", max, utf8.RuneCountInString(s))
+	}
+}
+
+func (c *checker) email(field, s string, required bool) {
+	switch {
+	case s == "" && !required:
+	case len(s) > MaxEmailLen:
+		c.fail(field, "at most %d characters (got %d)", MaxEmailLen, len(s))
+	case !validEmail(s):
+		c.fail(field, "is not an email address")
+	}
+}
+
+// person checks a name, an email and a time zone (empty: UTC).
+func (c *checker) person(prefix string, p Person) {
+	c.text(prefix+".name", p.Name, MaxNameLen, true)
+	c.email(prefix+".email", p.Email, true)
+	if len(p.TimeZone) > 64 {
+		c.fail(prefix+".time_zone", "at most 64 characters")
+	} else if _, err := loadZone(p.TimeZone); err != nil {
+		c.fail(prefix+".time_zone", "%v", err)
+	}
+}
+
+// renewal checks a renewal date against today: after it, within the bound.
+func (c *checker) renewal(field string, d, today time.Time) {
+	switch {
+	case d.IsZero():
+		c.fail(field, "is required")
+	case !d.After(today):
+		c.fail(field, "must be after today (%s)", today.UTC().Format("2006-01-02"))
+	case d.After(today.AddDate(MaxRenewalYears, 0, 0)):
+		c.fail(field, "at most %d years ahead (before %s)", MaxRenewalYears, today.AddDate(MaxRenewalYears, 0, 0).UTC().Format("2006-01-02"))
+	}
+}
+
+// ValidateStart checks a start request as of today: Validate, and a renewal
+// date after today and at most MaxRenewalYears ahead. The API calls it with
+// its clock; a new journey's first run checks it with the workflow's.
+func (in *JourneyInput) ValidateStart(today time.Time) error {
+	var c checker
+	if err := in.Validate(); err != nil {
+		c.errs = append(c.errs, err)
+	}
+	if !in.Account.RenewalDate.IsZero() {
+		c.renewal("account.renewal_date", in.Account.RenewalDate, today)
+	}
+	return c.err()
+}
+
+// ValidatePause checks a pause request's fields.
+func ValidatePause(p PauseRequest) error {
+	var c checker
+	c.text("reason", p.Reason, MaxTextLen, true)
+	c.text("by", p.By, MaxShortLen, false)
+	return c.err()
+}
+
+// ValidateResume checks a resume request's fields.
+func ValidateResume(r ResumeRequest) error {
+	var c checker
+	c.text("by", r.By, MaxShortLen, false)
+	return c.err()
+}
+
+// ValidateReassign checks a reassignment's fields.
+func ValidateReassign(r Reassignment) error {
+	var c checker
+	c.person("csm", r.CSM)
+	c.text("reason", r.Reason, MaxTextLen, false)
+	c.text("by", r.By, MaxShortLen, false)
+	return c.err()
+}
+
+// ValidateChampion checks a champion change's fields.
+func ValidateChampion(ch ChampionChange) error {
+	var c checker
+	c.person("champion", ch.Champion)
+	c.text("reason", ch.Reason, MaxTextLen, false)
+	c.text("by", ch.By, MaxShortLen, false)
+	return c.err()
+}
+
+// ValidateOutcomeFields checks what an outcome carries, whatever its kind;
+// the journey checks the kind against its state.
+func ValidateOutcomeFields(o Outcome, today time.Time) error {
+	var c checker
+	c.text("note", o.Note, MaxTextLen, false)
+	c.text("by", o.By, MaxShortLen, false)
+	c.text("milestone_id", o.MilestoneID, 64, false)
+	c.text("complaint_id", o.ComplaintID, 64, false)
+	if o.Kind == OutcomeRenewed && !o.RenewalDate.IsZero() && o.RenewalDate.After(today.AddDate(MaxRenewalYears, 0, 0)) {
+		c.fail("renewal_date", "at most %d years ahead", MaxRenewalYears)
+	}
+	return c.err()
+}
+
+// ValidateEmailStatusFields checks an email status report's fields.
+func ValidateEmailStatusFields(e EmailStatus) error {
+	var c checker
+	c.text("reason", e.Reason, MaxShortLen, false)
+	c.text("source", e.Source, MaxShortLen, false)
+	c.text("by", e.By, MaxShortLen, false)
+	c.email("address", e.Address, false)
+	return c.err()
+}
+
+// ValidateEventTime checks an event's own time against the journey: not in
+// the future (beyond EventClockSkew) and not before the journey began. A
+// zero time means "now".
+func ValidateEventTime(t, journeyStart, now time.Time) error {
+	switch {
+	case t.IsZero():
+		return nil
+	case t.After(now.Add(EventClockSkew)):
+		return rejectf("time: %s is in the future", t.UTC().Format(time.RFC3339))
+	case t.Before(journeyStart):
+		return rejectf("time: %s is before the journey began (%s)", t.UTC().Format(time.RFC3339), journeyStart.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// asRejection turns field errors into the validators' rejection (a 422 at
+// the API, naming the field).
+func asRejection(err error) error {
+	if err == nil {
+		return nil
+	}
+	return rejectf("%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+}
+
+// clip shortens text kept on the timeline: the full text stays where it
+// belongs (the complaint, the pause), the timeline keeps a line of it.
+func clip(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:max-1]) + "…"
+}
