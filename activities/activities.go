@@ -30,8 +30,12 @@ type Action struct {
 
 // CustomerEmail asks for a templated email to the customer's champion.
 type CustomerEmail struct {
-	Key          string            `json:"key"` // idempotency key: workflow id + step
-	CustomerID   string            `json:"customer_id"`
+	Key        string `json:"key"` // idempotency key: workflow id (+ journey) + step
+	CustomerID string `json:"customer_id"`
+	// Journey names the customer's journey (chapter) when the account had
+	// one before: a returning customer's links and keys are its own. Empty
+	// for journeys before revision 2.
+	Journey      string            `json:"journey,omitempty"`
 	Step         string            `json:"step"`
 	To           Recipient         `json:"to"`
 	Template     string            `json:"template"`

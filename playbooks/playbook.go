@@ -59,6 +59,25 @@ type Playbook struct {
 	Complaints     Complaints    `yaml:"complaints" json:"complaints"`
 	Scoring        Scoring       `yaml:"scoring" json:"scoring"`
 	Adoption       Adoption      `yaml:"adoption" json:"adoption"`
+	Delivery       Delivery      `yaml:"delivery" json:"delivery,omitzero"`
+}
+
+// DefaultGiveUpAfterDays is how long a message is retried when the playbook
+// does not say.
+const DefaultGiveUpAfterDays = 2.0
+
+// Delivery says how long a message that cannot be delivered is retried
+// before it is given up, recorded as failed and handed to a person.
+type Delivery struct {
+	GiveUpAfterDays float64 `yaml:"give_up_after_days" json:"give_up_after_days,omitempty"`
+}
+
+// GiveUpAfterDays is the delivery deadline in journey days.
+func (p *Playbook) GiveUpAfterDays() float64 {
+	if p.Delivery.GiveUpAfterDays > 0 {
+		return p.Delivery.GiveUpAfterDays
+	}
+	return DefaultGiveUpAfterDays
 }
 
 // BusinessHours is the window customer emails wait for, in the contact's zone.
