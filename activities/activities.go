@@ -13,6 +13,8 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/seed-a80403e2/lifecycle/internal/links"
 )
 
 // Recipient is who a message goes to.
@@ -101,9 +103,11 @@ var ErrPermanent = errors.New("permanent send failure")
 // PermanentFailureType is the Temporal error type of a permanent failure.
 const PermanentFailureType = "PermanentSendFailure"
 
-// Links makes the signed one-click URLs of customer emails.
+// Links makes the signed one-click URLs of customer emails
+// (*links.Signer). The link names the journey, so that a returning
+// customer's answers are the new journey's own.
 type Links interface {
-	URL(customerID, step, action, email string) string
+	URL(l links.Link) string
 }
 
 // Activities holds the dependencies of the journey's activities.
@@ -118,10 +122,13 @@ func (a *Activities) SendCustomerEmail(ctx context.Context, req CustomerEmail) (
 	actions := append([]Action(nil), req.Actions...)
 	unsubscribe := ""
 	if a.Links != nil {
-		for i := range actions {
-			actions[i].URL = a.Links.URL(req.CustomerID, req.Step, actions[i].ID, req.To.Email)
+		link := func(action string) string {
+			return a.Links.URL(links.Link{CustomerID: req.CustomerID, Journey: req.Journey, Step: req.Step, Action: action, Email: req.To.Email})
 		}
-		unsubscribe = a.Links.URL(req.CustomerID, req.Step, "unsubscribe", req.To.Email)
+		for i := range actions {
+			actions[i].URL = link(actions[i].ID)
+		}
+		unsubscribe = link("unsubscribe")
 	}
 	email, err := a.Templates.RenderEmail(req.Template, req.To, req.Data, actions, unsubscribe)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/seed-a80403e2/lifecycle/activities"
+	"github.com/seed-a80403e2/lifecycle/internal/links"
 	"github.com/seed-a80403e2/lifecycle/internal/store"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 )
@@ -179,4 +180,55 @@ func TestTeamNoticeGoesThroughTheMailer(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, msgs, 1, "a retried notice is not sent twice")
 	assert.Equal(t, "manager", msgs[0].Kind)
+}
+
+// A customer email's links carry its journey (chapter): a returning
+// customer's links are the new journey's own; a first journey's have none.
+func TestCustomerEmailLinksNameTheJourney(t *testing.T) {
+	box := &recordingMailer{}
+	signer, err := links.NewSigner("a-secret-of-16-chars", "https://cs.example", time.Hour, nil)
+	require.NoError(t, err)
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	a := &activities.Activities{Mailer: box, Templates: templates(t), Links: signer}
+	env.RegisterActivity(a)
+	for _, journey := range []string{"", "j2"} {
+		_, err := env.ExecuteActivity(a.SendCustomerEmail, activities.CustomerEmail{
+			Key: "customer:acme/" + journey + "/handoff:welcome", CustomerID: "acme", Journey: journey, Step: "handoff:welcome",
+			To: activities.Recipient{Name: "Ada", Email: "ada@acme.example"}, Template: "welcome",
+			Data:    map[string]string{"AccountName": "Acme", "CSMName": "Grace", "CSMEmail": "g@v.example"},
+			Actions: []activities.Action{{ID: "book_handoff", Label: "Book your handoff call"}},
+		})
+		require.NoError(t, err)
+	}
+	msgs := box.sent
+	require.Len(t, msgs, 2)
+	uses := map[string]bool{}
+	for _, m := range msgs {
+		journey := strings.Split(m.Key, "/")[1]
+		for _, u := range []string{m.Actions[0].URL, m.UnsubscribeURL} {
+			tok, ok := strings.CutPrefix(u, "https://cs.example/a/")
+			require.True(t, ok, u)
+			c, err := signer.Parse(tok)
+			require.NoError(t, err)
+			assert.Equal(t, journey, c.Journey, m.Key)
+			assert.Equal(t, "ada@acme.example", c.Email)
+			if c.Action == "book_handoff" {
+				uses[c.UseID()] = true
+			}
+		}
+	}
+	assert.Len(t, uses, 2, "the second journey's booking link is not used up by the first's")
+}
+
+type recordingMailer struct {
+	mu   sync.Mutex
+	sent []activities.Message
+}
+
+func (r *recordingMailer) Send(_ context.Context, m activities.Message) (activities.Sent, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sent = append(r.sent, m)
+	return activities.Sent{Key: m.Key, MessageID: m.Key}, nil
 }

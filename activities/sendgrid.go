@@ -60,7 +60,8 @@ const (
 // ledger recording it (a lost 2xx answer, a client timeout after SendGrid
 // queued the mail, a crash or a failed ledger write): a retry then sends
 // the message again. The idempotency key travels in custom_args so the
-// event webhook can spot such duplicates.
+// event webhook can spot such duplicates; customer_id, step and kind
+// (customer, csm, manager, sponsor) tell the webhook what an event is about.
 type SendGrid struct {
 	APIKey       string
 	BaseURL      string // default "https://api.sendgrid.com"; tests point it at the fake
@@ -206,6 +207,11 @@ func (s *SendGrid) body(m Message) ([]byte, error) {
 	}
 	if m.Step != "" {
 		v3.SetCustomArg("step", m.Step)
+	}
+	if m.Kind != "" {
+		// The event webhook counts opens and clicks as the customer's
+		// engagement only for the customer's own email.
+		v3.SetCustomArg("kind", m.Kind)
 	}
 	if m.UnsubscribeURL != "" {
 		if strings.ContainsAny(m.UnsubscribeURL, "\r\n<>") {

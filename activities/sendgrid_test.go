@@ -129,8 +129,8 @@ func TestSendGridRequestIsAV3MailSend(t *testing.T) {
 		{Type: "text/html", Value: msg.HTML},
 	}, m.Content)
 	assert.Equal(t, map[string]string{
-		"customer_id": "acme", "idempotency_key": msg.Key, "step": "touchpoint:review-30",
-	}, m.CustomArgs)
+		"customer_id": "acme", "idempotency_key": msg.Key, "step": "touchpoint:review-30", "kind": "customer",
+	}, m.CustomArgs, "the kind tells the event webhook whose open or click it is")
 	assert.Equal(t, map[string]string{
 		"List-Unsubscribe":      "<https://lifecycle.example/u/tok123>",
 		"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -151,6 +151,7 @@ func TestSendGridRequestIsAV3MailSend(t *testing.T) {
 	got := fake.Accepted()[1]
 	assert.Equal(t, []sendgridfake.Content{{Type: "text/plain", Value: "Why: day 1"}}, got.Content)
 	assert.Empty(t, got.Headers)
+	assert.Equal(t, "csm", got.CustomArgs["kind"], "a team notice says so")
 }
 
 func TestSendGridSameKeyTwiceSendsOnce(t *testing.T) {

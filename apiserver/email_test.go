@@ -90,7 +90,7 @@ func TestEmailActionTokens(t *testing.T) {
 	// Tampered: another customer's claims under this signature.
 	token := strings.TrimPrefix(path, "/a/")
 	_, sig, _ := strings.Cut(token, ".")
-	other := e.links.Token("acme-1", "handoff:welcome", "book_handoff", "")
+	other := e.links.Token(links.Link{CustomerID: "acme-1", Step: "handoff:welcome", Action: "book_handoff"})
 	otherPayload, _, _ := strings.Cut(other, ".")
 	status, html = e.page("POST", "/a/"+otherPayload+"."+sig)
 	assert.Equal(t, http.StatusBadRequest, status)
@@ -99,25 +99,25 @@ func TestEmailActionTokens(t *testing.T) {
 	// Expired.
 	past, err := links.NewSigner(linkSecret, "http://lifecycle.test", time.Hour, func() time.Time { return time.Now().Add(-2 * time.Hour) })
 	require.NoError(t, err)
-	status, html = e.page("POST", "/a/"+past.Token("acme-act", "touchpoint:pulse-21", "pulse_5", ""))
+	status, html = e.page("POST", "/a/"+past.Token(links.Link{CustomerID: "acme-act", Step: "touchpoint:pulse-21", Action: "pulse_5"}))
 	assert.Equal(t, http.StatusGone, status)
 	assert.Contains(t, html, "expired")
 
 	// Foreign: signed with another secret.
 	foreign, err := links.NewSigner("another-installation-secret", "http://x", time.Hour, nil)
 	require.NoError(t, err)
-	status, _ = e.page("POST", "/a/"+foreign.Token("acme-act", "touchpoint:pulse-21", "pulse_5", ""))
+	status, _ = e.page("POST", "/a/"+foreign.Token(links.Link{CustomerID: "acme-act", Step: "touchpoint:pulse-21", Action: "pulse_5"}))
 	assert.Equal(t, http.StatusBadRequest, status)
 
 	// A valid token for a customer without a journey changes nothing.
-	status, html = e.page("POST", "/a/"+e.links.Token("nobody-here", "touchpoint:pulse-21", "pulse_5", ""))
+	status, html = e.page("POST", "/a/"+e.links.Token(links.Link{CustomerID: "nobody-here", Step: "touchpoint:pulse-21", Action: "pulse_5"}))
 	assert.Equal(t, http.StatusGone, status)
 	assert.Contains(t, html, "Nothing was recorded")
 
 	// A pulse answer moves happiness; a second face for the same email does not.
-	status, _ = e.page("POST", "/a/"+e.links.Token("acme-act", "touchpoint:pulse-21", "pulse_1", ""))
+	status, _ = e.page("POST", "/a/"+e.links.Token(links.Link{CustomerID: "acme-act", Step: "touchpoint:pulse-21", Action: "pulse_1"}))
 	require.Equal(t, http.StatusOK, status)
-	status, html = e.page("POST", "/a/"+e.links.Token("acme-act", "touchpoint:pulse-21", "pulse_5", ""))
+	status, html = e.page("POST", "/a/"+e.links.Token(links.Link{CustomerID: "acme-act", Step: "touchpoint:pulse-21", Action: "pulse_5"}))
 	assert.Contains(t, html, "Already recorded")
 	scores := e.state("acme-act")["scores"].(map[string]any)
 	assert.EqualValues(t, 0, scores["happiness"], "one pulse of 1 out of 5")
@@ -127,7 +127,7 @@ func TestUnsubscribeLinkStopsEmail(t *testing.T) {
 	e := newEnv(t)
 	status, _ := e.do("POST", "/v1/customers", salesKey, startBody("acme-unsub"))
 	require.Equal(t, http.StatusCreated, status)
-	status, html := e.page("POST", "/a/"+e.links.Token("acme-unsub", "handoff:welcome", "unsubscribe", "ada@unsub.example"))
+	status, html := e.page("POST", "/a/"+e.links.Token(links.Link{CustomerID: "acme-unsub", Step: "handoff:welcome", Action: "unsubscribe", Email: "ada@unsub.example"}))
 	require.Equal(t, http.StatusOK, status, html)
 	reason, ok, err := e.store.Suppressed(context.Background(), "ada@unsub.example")
 	require.NoError(t, err)

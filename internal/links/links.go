@@ -1,7 +1,7 @@
 // Package links signs and checks the one-click action links in customer
-// emails. A token is bound to one customer, one journey step and one action,
-// expires, and is HMAC-SHA256 signed with LIFECYCLE_LINK_SECRET, so it
-// cannot be forged or altered.
+// emails. A token is bound to one customer, one journey (chapter), one
+// journey step and one action, expires, and is HMAC-SHA256 signed with
+// LIFECYCLE_LINK_SECRET, so it cannot be forged or altered.
 package links
 
 import (
@@ -26,10 +26,23 @@ const MaxTokenLength = 1024
 type Claims struct {
 	Version    int    `json:"v"`
 	CustomerID string `json:"c"`
-	Step       string `json:"s"`
-	Action     string `json:"a"`
-	Email      string `json:"m,omitempty"` // the recipient, for unsubscribe
-	Expires    int64  `json:"e"`           // Unix seconds
+	// Journey names the customer's journey (chapter) when the account had
+	// one before; empty in tokens of first journeys and in tokens issued
+	// before the field existed, which parse and verify as they did.
+	Journey string `json:"j,omitempty"`
+	Step    string `json:"s"`
+	Action  string `json:"a"`
+	Email   string `json:"m,omitempty"` // the recipient, for unsubscribe
+	Expires int64  `json:"e"`           // Unix seconds
+}
+
+// Link is what a token is issued for.
+type Link struct {
+	CustomerID string
+	Journey    string // activities.CustomerEmail.Journey; may be empty
+	Step       string
+	Action     string
+	Email      string // the recipient, for unsubscribe
 }
 
 // Errors Parse returns; each gets its own page.
@@ -65,16 +78,17 @@ var enc = base64.RawURLEncoding
 
 const tokenAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 
-// Token signs claims for customer, step and action, valid for the TTL.
-func (s *Signer) Token(customerID, step, action, email string) string {
-	c := Claims{Version: 1, CustomerID: customerID, Step: step, Action: action, Email: email, Expires: s.now().Add(s.ttl).Unix()}
+// Token signs the claims of l, valid for the TTL.
+func (s *Signer) Token(l Link) string {
+	c := Claims{Version: 1, CustomerID: l.CustomerID, Journey: l.Journey, Step: l.Step, Action: l.Action,
+		Email: l.Email, Expires: s.now().Add(s.ttl).Unix()}
 	payload, _ := json.Marshal(c) // plain strings: cannot fail
 	return enc.EncodeToString(payload) + "." + enc.EncodeToString(s.mac(payload))
 }
 
-// URL is the action link for a token.
-func (s *Signer) URL(customerID, step, action, email string) string {
-	return s.base + "/a/" + s.Token(customerID, step, action, email)
+// URL is the action link for l.
+func (s *Signer) URL(l Link) string {
+	return s.base + "/a/" + s.Token(l)
 }
 
 func (s *Signer) mac(payload []byte) []byte {
@@ -112,12 +126,18 @@ func (s *Signer) Parse(token string) (Claims, error) {
 
 // UseID names what one use of the token consumes: the answers to one email
 // (any face of a pulse, on track or need help) share one use; other actions
-// have their own.
+// have their own. A journey's uses are its own: a returning customer's new
+// "book your handoff call" is not used up by the first journey's click.
+// Tokens without a journey keep the use ids they always had.
 func (c Claims) UseID() string {
 	group := c.Action
 	if strings.HasPrefix(c.Action, "pulse_") || c.Action == "on_track" || c.Action == "need_help" {
 		group = "answer"
 	}
-	sum := sha256.Sum256([]byte(c.CustomerID + "\x00" + c.Step + "\x00" + group))
+	key := c.CustomerID + "\x00" + c.Step + "\x00" + group
+	if c.Journey != "" {
+		key = "journey\x00" + c.Journey + "\x00" + key
+	}
+	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:16])
 }

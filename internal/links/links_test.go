@@ -22,22 +22,69 @@ func signer(t testing.TB, secret string, at time.Time) *links.Signer {
 
 func TestValidToken(t *testing.T) {
 	s := signer(t, "a-secret-of-16-chars", now)
-	url := s.URL("acme", "touchpoint:pulse-21", "pulse_4", "")
+	url := s.URL(links.Link{CustomerID: "acme", Step: "touchpoint:pulse-21", Action: "pulse_4"})
 	require.True(t, strings.HasPrefix(url, "https://cs.example/a/"), url)
 	c, err := s.Parse(strings.TrimPrefix(url, "https://cs.example/a/"))
 	require.NoError(t, err)
 	assert.Equal(t, "acme", c.CustomerID)
 	assert.Equal(t, "touchpoint:pulse-21", c.Step)
 	assert.Equal(t, "pulse_4", c.Action)
+	assert.Empty(t, c.Journey)
+}
+
+// Tokens issued before claims had a journey (these two, by that code, with
+// this secret and clock) still parse, verify and keep their use ids, so a
+// link already answered stays answered.
+func TestTokenWithoutJourneyStillWorks(t *testing.T) {
+	s := signer(t, "a-secret-of-16-chars", now)
+	const (
+		book  = "eyJ2IjoxLCJjIjoiYWNtZSIsInMiOiJoYW5kb2ZmOndlbGNvbWUiLCJhIjoiYm9va19oYW5kb2ZmIiwiZSI6MTc3MjM3MDAwMH0.mVEEIdlN1GBFFkY5NYF9GJ1CCbMDx-SO3MSCvEzJcnE"
+		pulse = "eyJ2IjoxLCJjIjoiYWNtZSIsInMiOiJ0b3VjaHBvaW50OnB1bHNlLTIxIiwiYSI6InB1bHNlXzMiLCJtIjoiYWRhQGFjbWUuZXhhbXBsZSIsImUiOjE3NzIzNzAwMDB9.hnCmNZU24yxlp3jIPeC5FwQLn39LvIbFKHujpwUh49k"
+	)
+	c, err := s.Parse(book)
+	require.NoError(t, err)
+	assert.Equal(t, links.Claims{Version: 1, CustomerID: "acme", Step: "handoff:welcome", Action: "book_handoff", Expires: now.Add(time.Hour).Unix()}, c)
+	assert.Equal(t, book, s.Token(links.Link{CustomerID: "acme", Step: "handoff:welcome", Action: "book_handoff"}),
+		"a token without a journey is signed as before")
+	c, err = s.Parse(pulse)
+	require.NoError(t, err)
+	assert.Equal(t, "ada@acme.example", c.Email)
+	assert.Equal(t, "0d59949a250c69ea45d6c6bae25bd553", c.UseID(), "the use id of the old code")
+}
+
+// A journey's links are its own: the same step and action in a second
+// journey of the account is another use; answers to one email still share one.
+func TestJourneyInClaimsAndUseID(t *testing.T) {
+	s := signer(t, "a-secret-of-16-chars", now)
+	claims := func(journey, step, action string) links.Claims {
+		c, err := s.Parse(s.Token(links.Link{CustomerID: "acme", Journey: journey, Step: step, Action: action}))
+		require.NoError(t, err)
+		return c
+	}
+	second := claims("j2", "handoff:welcome", "book_handoff")
+	assert.Equal(t, "j2", second.Journey)
+	assert.NotEqual(t, claims("", "handoff:welcome", "book_handoff").UseID(), second.UseID(), "first journey and second")
+	assert.NotEqual(t, claims("j3", "handoff:welcome", "book_handoff").UseID(), second.UseID(), "second and third")
+	assert.Equal(t, second.UseID(), claims("j2", "handoff:welcome", "book_handoff").UseID())
+	assert.Equal(t, claims("j2", "touchpoint:pulse-21", "pulse_1").UseID(), claims("j2", "touchpoint:pulse-21", "on_track").UseID(),
+		"one answer per email within a journey")
+
+	// The journey is signed: changing it breaks the signature.
+	tok := s.Token(links.Link{CustomerID: "acme", Journey: "j2", Step: "handoff:welcome", Action: "book_handoff"})
+	forged := s.Token(links.Link{CustomerID: "acme", Journey: "j9", Step: "handoff:welcome", Action: "book_handoff"})
+	p, _, _ := strings.Cut(forged, ".")
+	_, sig, _ := strings.Cut(tok, ".")
+	_, err := s.Parse(p + "." + sig)
+	assert.ErrorIs(t, err, links.ErrSignature)
 }
 
 func TestTamperedExpiredForeign(t *testing.T) {
 	s := signer(t, "a-secret-of-16-chars", now)
-	tok := s.Token("acme", "handoff:welcome", "book_handoff", "")
+	tok := s.Token(links.Link{CustomerID: "acme", Step: "handoff:welcome", Action: "book_handoff"})
 	payload, sig, _ := strings.Cut(tok, ".")
 
 	// Another customer's id in the payload, the old signature: refused.
-	other := signer(t, "a-secret-of-16-chars", now).Token("globex", "handoff:welcome", "book_handoff", "")
+	other := signer(t, "a-secret-of-16-chars", now).Token(links.Link{CustomerID: "globex", Step: "handoff:welcome", Action: "book_handoff"})
 	otherPayload, _, _ := strings.Cut(other, ".")
 	_, err := s.Parse(otherPayload + "." + sig)
 	assert.ErrorIs(t, err, links.ErrSignature)
@@ -66,7 +113,7 @@ func TestTamperedExpiredForeign(t *testing.T) {
 func TestUseIDGroupsAnswers(t *testing.T) {
 	s := signer(t, "a-secret-of-16-chars", now)
 	claims := func(step, action string) links.Claims {
-		c, err := s.Parse(s.Token("acme", step, action, ""))
+		c, err := s.Parse(s.Token(links.Link{CustomerID: "acme", Step: step, Action: action}))
 		require.NoError(t, err)
 		return c
 	}
@@ -84,8 +131,9 @@ func TestShortSecretRefused(t *testing.T) {
 // signer issued is accepted.
 func FuzzParse(f *testing.F) {
 	s := signer(f, "a-secret-of-16-chars", now)
-	f.Add(s.Token("acme", "handoff:welcome", "book_handoff", ""))
-	f.Add(s.Token("acme", "touchpoint:pulse-21", "pulse_3", "ada@acme.example"))
+	f.Add(s.Token(links.Link{CustomerID: "acme", Step: "handoff:welcome", Action: "book_handoff"}))
+	f.Add(s.Token(links.Link{CustomerID: "acme", Step: "touchpoint:pulse-21", Action: "pulse_3", Email: "ada@acme.example"}))
+	f.Add(s.Token(links.Link{CustomerID: "acme", Journey: "j2", Step: "touchpoint:pulse-21", Action: "pulse_3"}))
 	f.Add("eyJ2IjoxfQ.AAAA")
 	f.Add("..")
 	f.Add("")
@@ -99,7 +147,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		// Accepted: it must re-sign to exactly the same token.
-		again := s.Token(c.CustomerID, c.Step, c.Action, c.Email)
+		again := s.Token(links.Link{CustomerID: c.CustomerID, Journey: c.Journey, Step: c.Step, Action: c.Action, Email: c.Email})
 		ap, _, _ := strings.Cut(again, ".")
 		tp, _, _ := strings.Cut(tok, ".")
 		if c.Expires == now.Add(time.Hour).Unix() && ap != tp {
