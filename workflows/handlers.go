@@ -25,8 +25,15 @@ func IsDuplicateEvent(err error) bool {
 }
 
 func (j *journey) registerHandlers(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) {
-		return j.state(workflow.Now(ctx)), nil
+	// The state is true when read: as of the reader's clock, never earlier
+	// than the journey's own (a query changes nothing, so reading the
+	// caller's time here cannot break a replay).
+	if err := workflow.SetQueryHandler(ctx, QueryState, func(q StateQuery) (State, error) {
+		now := workflow.Now(ctx)
+		if q.At.After(now) {
+			now = q.At
+		}
+		return j.state(now), nil
 	}); err != nil {
 		return err
 	}
@@ -47,6 +54,7 @@ func (j *journey) registerHandlers(ctx workflow.Context) error {
 		{UpdateResume, j.onResume, j.validateResume},
 		{UpdateReassign, j.onReassign, j.validateReassign},
 		{UpdateEmail, j.onEmailStatus, j.validateEmailStatus},
+		{UpdateChampion, j.onChampion, j.validateChampion},
 	}
 	for _, u := range updates {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler,
@@ -125,14 +133,35 @@ func sortedWeights(pb *playbooks.Playbook) []string {
 	return keys
 }
 
-func (j *journey) validateEvent(ev EngagementEvent) error {
+// validateEvent runs live for updates and, for events sent as signals, on
+// every replay too: a check added here for revision 2 must stay behind it.
+func (j *journey) validateEvent(ctx workflow.Context, ev EngagementEvent) error {
 	if err := j.open(); err != nil {
 		return err
 	}
 	if slices.Contains(j.c.Seen, ev.ID) {
 		return temporal.NewApplicationError("event "+ev.ID+" was already counted", DuplicateEventType)
 	}
-	return ValidateEvent(j.pb, ev)
+	if err := ValidateEvent(j.pb, ev); err != nil {
+		return err
+	}
+	if j.rev < 2 {
+		return nil
+	}
+	if err := ValidateEventTime(ev.Time, j.c.Start, workflow.Now(ctx)); err != nil {
+		return err
+	}
+	// An open or a click of a message to someone else (a team notice, a
+	// former champion) is not the customer engaging.
+	if to := ev.Attributes[EventAttrRecipient]; to != "" && !strings.EqualFold(to, j.champion().Email) {
+		return rejectf("attributes.%s: %s is not the customer's champion; not counted", EventAttrRecipient, to)
+	}
+	if ev.Type == "handoff_booked" && ev.Attributes["call_at"] != "" {
+		if _, err := time.Parse(time.RFC3339, ev.Attributes["call_at"]); err != nil {
+			return rejectf("attributes.call_at: not an RFC 3339 time")
+		}
+	}
+	return nil
 }
 
 func (j *journey) onEvent(ctx workflow.Context, ev EngagementEvent) (EventResult, error) {
@@ -141,7 +170,13 @@ func (j *journey) onEvent(ctx workflow.Context, ev EngagementEvent) (EventResult
 	if over := len(j.c.Seen) - MaxSeenEvents; over > 0 {
 		j.c.Seen = slices.Clone(j.c.Seen[over:])
 	}
-	j.engage(now, j.pb.Scoring.Weights[ev.Type])
+	if j.rev >= 2 {
+		// An event counts from its own time: a 20-day-old event decays as
+		// much and does not reset 20 days of silence.
+		j.engageAt(now, ev.Time, j.pb.Scoring.Weights[ev.Type])
+	} else {
+		j.engage(now, j.pb.Scoring.Weights[ev.Type])
+	}
 	summary := title(ev.Type)
 	switch ev.Type {
 	case "pulse":
@@ -159,6 +194,11 @@ func (j *journey) onEvent(ctx workflow.Context, ev EngagementEvent) (EventResult
 			j.c.Handoff.BookedAt = now.UTC()
 		}
 		summary = "Handoff call booked"
+		if at, err := time.Parse(time.RFC3339, ev.Attributes["call_at"]); err == nil && j.rev >= 2 {
+			j.c.Handoff.CallAt = at.UTC()
+			j.c.Handoff.BookedReminded, j.c.Handoff.BookedEscalated = false, false
+			summary += " for " + at.UTC().Format("2006-01-02 15:04 MST")
+		}
 	}
 	cause := "event " + ev.ID
 	if ev.Source != "" {
@@ -173,20 +213,30 @@ func (j *journey) validateComplaint(c Complaint) error {
 	if err := j.open(); err != nil {
 		return err
 	}
-	return ValidateComplaint(c)
+	if err := ValidateComplaint(c); err != nil {
+		return err
+	}
+	open := 0
+	for _, cr := range j.c.Complaints {
+		if cr.Status == ComplaintOpen {
+			open++
+		}
+	}
+	if open >= MaxOpenComplaints {
+		return rejectf("complaints: %d are open already (at most %d); resolve some first", open, MaxOpenComplaints)
+	}
+	return nil
 }
 
 // ValidateComplaint checks a complaint's fields.
 func ValidateComplaint(c Complaint) error {
-	switch {
-	case !oneOf(c.Severity, playbooks.Severities):
+	if !oneOf(c.Severity, playbooks.Severities) {
 		return rejectf("severity: must be one of %s", strings.Join(playbooks.Severities, ", "))
-	case strings.TrimSpace(c.Summary) == "":
-		return rejectf("summary: is required")
-	case len(c.Summary) > 4000:
-		return rejectf("summary: at most 4000 characters")
 	}
-	return nil
+	var ch checker
+	ch.text("summary", c.Summary, MaxTextLen, true)
+	ch.text("source", c.Source, MaxShortLen, false)
+	return asRejection(ch.err())
 }
 
 func (j *journey) onComplaint(ctx workflow.Context, c Complaint) (ComplaintReceipt, error) {
@@ -220,12 +270,12 @@ func firstLine(s string) string {
 	return s
 }
 
-func (j *journey) validateOutcome(o Outcome) error {
+func (j *journey) validateOutcome(ctx workflow.Context, o Outcome) error {
 	if err := j.open(); err != nil {
 		return err
 	}
-	if len(o.Note) > 4000 {
-		return rejectf("note: at most 4000 characters")
+	if err := ValidateOutcomeFields(o, workflow.Now(ctx)); err != nil {
+		return asRejection(err)
 	}
 	switch o.Kind {
 	case OutcomeHandoffHeld:
@@ -305,7 +355,7 @@ func (j *journey) onOutcome(ctx workflow.Context, o Outcome) (State, error) {
 		summary, step = "Milestone blocked: "+o.MilestoneID, step+":"+o.MilestoneID
 	case OutcomeComplaintResolved:
 		c := j.complaint(o.ComplaintID)
-		c.Status, c.ResolvedAt, c.Resolution = ComplaintResolved, now, o.Note
+		c.Status, c.ResolvedAt, c.Resolution = ComplaintResolved, now, firstLine(o.Note)
 		summary, step = "Complaint resolved: "+o.ComplaintID, step+":"+o.ComplaintID
 		j.pruneComplaints(now)
 	case OutcomeMeetingHeld:
@@ -364,13 +414,13 @@ func (j *journey) validatePause(p PauseRequest) error {
 	if err := j.open(); err != nil {
 		return err
 	}
-	switch {
-	case !j.c.PausedAt.IsZero():
+	if !j.c.PausedAt.IsZero() {
 		return rejectf("the journey is already paused")
-	case strings.TrimSpace(p.Reason) == "":
+	}
+	if strings.TrimSpace(p.Reason) == "" {
 		return rejectf("reason: say why the journey is paused")
 	}
-	return nil
+	return asRejection(ValidatePause(p))
 }
 
 func (j *journey) onPause(ctx workflow.Context, p PauseRequest) (State, error) {
@@ -381,14 +431,14 @@ func (j *journey) onPause(ctx workflow.Context, p PauseRequest) (State, error) {
 	return j.state(now), nil
 }
 
-func (j *journey) validateResume(ResumeRequest) error {
+func (j *journey) validateResume(r ResumeRequest) error {
 	if err := j.open(); err != nil {
 		return err
 	}
 	if j.c.PausedAt.IsZero() {
 		return rejectf("the journey is not paused")
 	}
-	return nil
+	return asRejection(ValidateResume(r))
 }
 
 func (j *journey) onResume(ctx workflow.Context, r ResumeRequest) (State, error) {
@@ -413,12 +463,10 @@ func (j *journey) validateReassign(r Reassignment) error {
 	if err := j.open(); err != nil {
 		return err
 	}
-	switch {
-	case strings.TrimSpace(r.CSM.Name) == "":
-		return rejectf("csm.name: is required")
-	case !validEmail(r.CSM.Email):
-		return rejectf("csm.email: is not an email address")
-	case strings.EqualFold(r.CSM.Email, j.c.CSM.Email):
+	if err := ValidateReassign(r); err != nil {
+		return asRejection(err)
+	}
+	if strings.EqualFold(r.CSM.Email, j.c.CSM.Email) {
 		return rejectf("csm.email: %s is already the CSM", r.CSM.Email)
 	}
 	return nil
@@ -434,39 +482,6 @@ func (j *journey) onReassign(ctx workflow.Context, r Reassignment) (State, error
 	return j.state(now), nil
 }
 
-func (j *journey) validateEmailStatus(e EmailStatus) error {
-	if err := j.open(); err != nil {
-		return err
-	}
-	switch {
-	case e.Status != EmailSuppressed && e.Status != EmailActive:
-		return rejectf("status: must be %s or %s", EmailSuppressed, EmailActive)
-	case e.Status == EmailSuppressed && strings.TrimSpace(e.Reason) == "":
-		return rejectf("reason: say why emails stop (bounce, unsubscribe, ...)")
-	case e.Status == EmailSuppressed && j.c.EmailBlocked != "":
-		return rejectf("status: emails to the champion are already stopped (%s)", j.c.EmailBlocked)
-	case e.Status == EmailActive && j.c.EmailBlocked == "":
-		return rejectf("status: emails to the champion are not stopped")
-	}
-	return nil
-}
-
-// onEmailStatus stops or restarts customer email; stopping tasks the CSM,
-// who has to reach the champion another way.
-func (j *journey) onEmailStatus(ctx workflow.Context, e EmailStatus) (State, error) {
-	now := workflow.Now(ctx).UTC()
-	if e.Status == EmailSuppressed {
-		j.c.EmailBlocked = e.Reason
-		j.c.Suppressions++
-		j.entry(now, EntrySystem, fmt.Sprintf("email:stopped:%d", j.c.Suppressions), "Customer emails stopped: "+e.Reason, "reported"+via(e.Source), "")
-	} else {
-		j.c.EmailBlocked = ""
-		j.entry(now, EntrySystem, "email:active", "Customer emails resumed", "reported"+via(e.Source), "")
-	}
-	j.poke()
-	return j.state(now), nil
-}
-
 // drainEvents applies every engagement event that arrived as a signal, in
 // the order the server received them. The API checked their shape; one
 // the journey still refuses (an event type this playbook does not know, a
@@ -474,7 +489,7 @@ func (j *journey) onEmailStatus(ctx workflow.Context, e EmailStatus) (State, err
 func (j *journey) drainEvents(ctx workflow.Context) {
 	var ev EngagementEvent
 	for j.events.ReceiveAsync(&ev) {
-		err := j.validateEvent(ev)
+		err := j.validateEvent(ctx, ev)
 		switch {
 		case err == nil:
 			_, _ = j.onEvent(ctx, ev) // cannot fail

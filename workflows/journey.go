@@ -9,6 +9,7 @@ import (
 	"time"
 	_ "time/tzdata" // every IANA zone, whatever the host has installed
 
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -34,6 +35,9 @@ type journey struct {
 	events workflow.ReceiveChannel // engagement events sent as signals
 	log    log.Logger
 	newRun bool // continue as new at the next safe point (a term began)
+	// rev is the code revision this run follows (see Revision): recorded by
+	// the worker that started the run, so a replay takes the same branches.
+	rev int
 }
 
 // CustomerLifecycle runs one customer's journey: handoff, onboarding,
@@ -49,33 +53,71 @@ func CustomerLifecycle(ctx workflow.Context, in JourneyInput) (State, error) {
 	return j.run(ctx)
 }
 
+// revisionChange is the GetVersion change id that records a run's revision.
+const revisionChange = "journey-revision"
+
 func newJourney(ctx workflow.Context, in JourneyInput) (*journey, error) {
 	if in.DayLength == 0 {
 		in.DayLength = DefaultDayLength
 	}
-	if err := in.Validate(); err != nil {
+	// The worker decides: a run recorded before revision 2 has no marker and
+	// keeps the revision its API chose.
+	rev := in.Revision
+	if v := workflow.GetVersion(ctx, revisionChange, workflow.DefaultVersion, Revision); v != workflow.DefaultVersion {
+		rev = int(v)
+	}
+	if err := in.validateRun(rev, workflow.Now(ctx)); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
 	}
-	loc, err := loadZone(in.Champion.TimeZone)
+	champion := in.Champion
+	if in.Carry != nil && in.Carry.Champion != nil {
+		champion = *in.Carry.Champion
+	}
+	loc, err := loadZone(champion.TimeZone)
 	if err != nil {
 		return nil, err
 	}
 	info := workflow.GetInfo(ctx)
 	j := &journey{
-		in: in, pb: in.Playbook, c: in.Carry, wfID: info.WorkflowExecution.ID, loc: loc,
+		in: in, pb: in.Playbook, c: in.Carry, wfID: info.WorkflowExecution.ID, loc: loc, rev: rev,
 		wake: workflow.NewBufferedChannel(ctx, 1), events: workflow.GetSignalChannel(ctx, SignalEvent),
-		log: log.With(workflow.GetLogger(ctx), "customer_id", in.Account.ID),
+		log: log.With(workflow.GetLogger(ctx), "customer_id", in.Account.ID, "workflow_id", info.WorkflowExecution.ID),
 	}
 	j.in.Carry = nil
 	if j.c == nil {
-		j.c = j.initial(workflow.Now(ctx))
+		first := info.FirstRunID
+		if first == "" {
+			first = info.WorkflowExecution.RunID
+		}
+		j.c = j.initial(workflow.Now(ctx), first)
 	} else {
 		j.c.Runs++
 	}
 	return j, nil
 }
 
-func (j *journey) initial(now time.Time) *Carry {
+// validateRun checks a run's input. A new journey on revision 2 or later is
+// checked as the API checks a start (renewal date within bounds as of the
+// workflow's clock); a continued run carries state that was checked when it
+// arrived, so only what the run cannot work without is checked again, and a
+// journey that started under looser rules keeps running.
+func (in *JourneyInput) validateRun(rev int, now time.Time) error {
+	if in.Carry == nil {
+		if rev >= 2 {
+			return in.ValidateStart(now)
+		}
+		return in.Validate()
+	}
+	switch {
+	case in.Playbook == nil:
+		return &FieldError{Field: "playbook", Message: "is required"}
+	case in.DayLength < 100*time.Millisecond:
+		return &FieldError{Field: "day_length", Message: "must be at least 100ms"}
+	}
+	return in.Playbook.Validate()
+}
+
+func (j *journey) initial(now time.Time, firstRunID string) *Carry {
 	c := &Carry{
 		Start:           now.UTC(),
 		Term:            1,
@@ -90,6 +132,9 @@ func (j *journey) initial(now time.Time) *Carry {
 	for _, m := range j.pb.Milestones {
 		c.Milestones = append(c.Milestones, MilestoneRun{ID: m.ID, Status: MilestonePending})
 	}
+	if j.rev >= 2 {
+		c.Chapter = chapterOf(firstRunID)
+	}
 	j.c = c
 	c.Adoption.NextCheckinDay = j.checkinAfter(j.pb.OnboardingDays)
 	j.skipPastReminders(now)
@@ -97,6 +142,24 @@ func (j *journey) initial(now time.Time) *Carry {
 		fmt.Sprintf("Journey started on playbook %s", j.pb.Ref()),
 		fmt.Sprintf("deal %s closed for %s (%s plan)", j.in.DealID, j.in.Account.Name, j.in.Account.Plan), "")
 	return c
+}
+
+// chapterOf names a journey by its first run: a returning customer's new
+// journey has another first run, hence other email keys and link uses.
+func chapterOf(firstRunID string) string {
+	id := strings.ReplaceAll(firstRunID, "-", "")
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	return "j" + id
+}
+
+// champion is the current champion contact.
+func (j *journey) champion() Person {
+	if j.c.Champion != nil {
+		return *j.c.Champion
+	}
+	return j.in.Champion
 }
 
 func loadZone(name string) (*time.Location, error) {
@@ -113,7 +176,34 @@ func loadZone(name string) (*time.Location, error) {
 // Journey time (JT) is the time since day 0 with pauses taken out; every
 // playbook day is a point in journey time, so a pause shifts them all.
 
-func (j *journey) days(d float64) time.Duration { return time.Duration(d * float64(j.in.DayLength)) }
+func (j *journey) days(d float64) time.Duration { return durationOf(d, j.in.DayLength) }
+
+// durationOf is d days of the given length, saturated at time.Duration's
+// range: converting an out-of-range float to an integer gives different
+// answers on different CPUs (amd64 and arm64 disagree), so a replay on
+// another architecture would diverge. Inside the range the conversion is
+// exact and the same everywhere.
+func durationOf(d float64, day time.Duration) time.Duration {
+	f := d * float64(day)
+	switch {
+	case f != f: // NaN: playbooks refuse it; never a timer of garbage
+		return 0
+	case f >= math.MaxInt64:
+		return math.MaxInt64
+	case f <= math.MinInt64:
+		return math.MinInt64
+	}
+	return time.Duration(f)
+}
+
+// calendarAt is the wall time of a calendar day counted from day 0 (the
+// renewal date, its reminders, a term boundary): pauses do not move it.
+func (j *journey) calendarAt(day int) time.Time { return j.c.Start.Add(j.days(float64(day))) }
+
+// calendarDay is the calendar day (pauses included) at now.
+func (j *journey) calendarDay(now time.Time) float64 {
+	return float64(now.Sub(j.c.Start)) / float64(j.in.DayLength)
+}
 
 func (j *journey) jt(now time.Time) time.Duration {
 	if !j.c.PausedAt.IsZero() {
@@ -150,10 +240,14 @@ func (j *journey) phase(now time.Time) string {
 	}
 }
 
+// Timeline texts are kept to a line: the full text stays in its place (the
+// complaint, the pause), and 400 entries stay small.
+const maxEntryText = 300
+
 func (j *journey) entry(now time.Time, kind, step, summary, cause, to string) {
 	j.c.Timeline.add(Entry{
-		At: now.UTC(), Day: math.Round(j.dayOf(now)*100) / 100, Kind: kind, Step: step,
-		Summary: summary, Cause: cause, To: to,
+		At: now.UTC(), Day: math.Round(j.dayOf(now)*100) / 100, Kind: kind, Step: clip(step, maxEntryText),
+		Summary: clip(summary, maxEntryText), Cause: clip(cause, maxEntryText), To: to,
 	})
 }
 
@@ -167,6 +261,10 @@ func (j *journey) run(ctx workflow.Context) (State, error) {
 		timerAt time.Time
 		cancel  workflow.CancelFunc
 	)
+	// Messages the previous run left in flight go out under the same keys.
+	for _, sr := range j.c.Sending {
+		j.issue(ctx, sr)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return j.state(workflow.Now(ctx)), err
@@ -183,7 +281,7 @@ func (j *journey) run(ctx workflow.Context) (State, error) {
 		if j.newRun || j.historyFull(ctx) {
 			return j.continueAsNew(ctx)
 		}
-		next, ok := j.nextDue(now)
+		next, ok := j.nextWake(now)
 		if !ok || !next.Equal(timerAt) {
 			if cancel != nil {
 				cancel()
@@ -198,6 +296,9 @@ func (j *journey) run(ctx workflow.Context) (State, error) {
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(j.wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
 		sel.AddReceive(j.events, func(workflow.ReceiveChannel, bool) { j.drainEvents(ctx) })
+		// A journey with nothing scheduled (paused, say) still hears its
+		// cancellation; the loop's first check returns.
+		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
 		if timer != nil {
 			sel.AddFuture(timer, func(workflow.Future) { timer, timerAt, cancel = nil, time.Time{}, nil })
 		}
@@ -223,12 +324,20 @@ func (j *journey) runDue(ctx workflow.Context) error {
 	return errors.New("more than 1000 steps due at once: the playbook or state is inconsistent")
 }
 
-func (j *journey) nextDue(now time.Time) (time.Time, bool) {
-	steps := j.steps(now)
-	if len(steps) == 0 {
-		return time.Time{}, false
+// nextWake is when the loop must wake next: the next step, or (since
+// revision 2) the next moment health or quadrant changes by time alone, so
+// that the search attributes that list the journey stay true.
+func (j *journey) nextWake(now time.Time) (time.Time, bool) {
+	next, ok := time.Time{}, false
+	if steps := j.steps(now); len(steps) > 0 {
+		next, ok = steps[0].due, true
 	}
-	return steps[0].due, true
+	if j.rev >= 2 {
+		if at, found := j.scoreChange(now); found && (!ok || at.Before(next)) {
+			next, ok = at, true
+		}
+	}
+	return next, ok
 }
 
 func (j *journey) historyFull(ctx workflow.Context) bool {
@@ -236,8 +345,12 @@ func (j *journey) historyFull(ctx workflow.Context) bool {
 	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= HistoryBudget
 }
 
+// StateTooLargeType is the failure of a journey whose state cannot be
+// handed to its next run even after compaction.
+const StateTooLargeType = "StateTooLarge"
+
 // continueAsNew hands the whole state to a fresh run once no update handler
-// is still working on it.
+// is still working on it. Messages in flight are carried and issued again.
 func (j *journey) continueAsNew(ctx workflow.Context) (State, error) {
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return State{}, err
@@ -247,31 +360,81 @@ func (j *journey) continueAsNew(ctx workflow.Context) (State, error) {
 	j.drainEvents(ctx)
 	next := j.in
 	next.Carry = j.c
-	// A fresh history can take the current code's branches.
+	// A fresh history takes the revision its worker records.
 	next.Revision = Revision
+	if err := j.fitCarry(workflow.Now(ctx), &next); err != nil {
+		return State{}, err
+	}
 	j.log.Info("continuing as new", "run", j.c.Runs, "term", j.c.Term)
 	return State{}, workflow.NewContinueAsNewError(ctx, CustomerLifecycle, next)
 }
 
+// fitCarry checks the encoded size of what the next run receives. Every
+// input is bounded, so this should never bite; if it does, the oldest
+// timeline entries, event ids and score points are folded away, and a
+// state still too large fails the run with a clear error rather than
+// wedging every workflow task of the next one.
+func (j *journey) fitCarry(now time.Time, next *JourneyInput) error {
+	size := func() int {
+		p, err := converter.GetDefaultDataConverter().ToPayload(next)
+		if err != nil {
+			return math.MaxInt
+		}
+		return len(p.GetData())
+	}
+	n := size()
+	if n <= MaxCarryBytes {
+		return nil
+	}
+	c := next.Carry
+	for len(c.Timeline.Entries) > 50 {
+		c.Timeline.Older.fold(c.Timeline.Entries[0])
+		c.Timeline.Entries = c.Timeline.Entries[1:]
+	}
+	c.Timeline.Entries = slices.Clone(c.Timeline.Entries)
+	if len(c.Seen) > 100 {
+		c.Seen = slices.Clone(c.Seen[len(c.Seen)-100:])
+	}
+	if len(c.Scores) > 100 {
+		c.Scores = slices.Clone(c.Scores[len(c.Scores)-100:])
+	}
+	c.Complaints = slices.DeleteFunc(c.Complaints, func(cr ComplaintRun) bool { return cr.Status != ComplaintOpen })
+	m := size()
+	j.log.Warn("journey state compacted before continue-as-new", "bytes_before", n, "bytes_after", m)
+	j.entry(now, EntrySystem, "state:compacted", "Older timeline entries folded away",
+		fmt.Sprintf("the journey's state reached %d bytes (limit %d)", n, MaxCarryBytes), "")
+	if m > MaxCarryBytes {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("journey state is %d bytes after compaction, over the %d-byte limit; nothing was lost yet: fix the input that grew it and reset the workflow", m, MaxCarryBytes),
+			StateTooLargeType, nil)
+	}
+	return nil
+}
+
 func (j *journey) finish(ctx workflow.Context) (State, error) {
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+	// Messages in flight (a complaint's task, a failure notice) still go out;
+	// each is bounded by its delivery deadline.
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && len(j.c.Sending) == 0 }); err != nil {
 		return State{}, err
 	}
 	j.drainEvents(ctx) // recorded as refused: the journey has ended
 	return j.state(workflow.Now(ctx)), nil
 }
 
-// refresh records a daily score point and upserts search attributes that changed.
+// refresh records the day's score point and upserts search attributes that changed.
 func (j *journey) refresh(ctx workflow.Context, now time.Time) {
 	sc := j.scores(now)
 	day := int(j.dayOf(now))
+	jt := j.jt(now)
+	point := ScorePoint{Day: day, Engagement: sc.Engagement, Happiness: sc.Happiness,
+		Raw: j.decayedRaw(jt), At: jt, Quiet: j.c.Engagement.LastEventJT, Base: j.happinessBase(now)}
 	if n := len(j.c.Scores); n == 0 || j.c.Scores[n-1].Day < day {
-		j.c.Scores = append(j.c.Scores, ScorePoint{Day: day, Engagement: sc.Engagement, Happiness: sc.Happiness})
+		j.c.Scores = append(j.c.Scores, point)
 		if len(j.c.Scores) > 400 {
 			j.c.Scores = slices.Clone(j.c.Scores[1:])
 		}
 	} else {
-		j.c.Scores[n-1] = ScorePoint{Day: day, Engagement: sc.Engagement, Happiness: sc.Happiness}
+		j.c.Scores[n-1] = point
 	}
 	v := SAValues{
 		Health: sc.Health, Quadrant: sc.Quadrant, Phase: j.phase(now), CSMEmail: j.c.CSM.Email,
@@ -282,7 +445,7 @@ func (j *journey) refresh(ctx workflow.Context, now time.Time) {
 	// time, which was the largest cost of an event on the dev server.
 	// Versioned, because fewer upserts would break the replay of journeys
 	// that ran before; GetVersion only for those (see Revision).
-	if j.in.Revision >= 1 || workflow.GetVersion(ctx, "sa-scores-rounded", workflow.DefaultVersion, 1) == 1 {
+	if j.rev >= 1 || workflow.GetVersion(ctx, "sa-scores-rounded", workflow.DefaultVersion, 1) == 1 {
 		v.Engagement, v.Happiness = roundTo5(v.Engagement), roundTo5(v.Happiness)
 	}
 	if v == j.c.Upserted {
@@ -301,16 +464,17 @@ func (j *journey) refresh(ctx workflow.Context, now time.Time) {
 
 func roundTo5(n int) int { return (n + 2) / 5 * 5 }
 
-// state is the live view answered by the state query.
+// state is the live view answered by the state query, as of now.
 func (j *journey) state(now time.Time) State {
 	sc := j.scores(now)
 	s := State{
 		CustomerID: j.in.Account.ID, AccountName: j.in.Account.Name, Playbook: j.pb.Ref(),
 		Phase: j.phase(now), Day: int(j.dayOf(now)), Term: j.c.Term, RenewalDate: j.c.RenewalDate,
-		CSM: j.c.CSM, Champion: j.in.Champion, Paused: !j.c.PausedAt.IsZero(), PauseReason: j.c.PauseReason,
+		CSM: j.c.CSM, Champion: j.champion(), Paused: !j.c.PausedAt.IsZero(), PauseReason: j.c.PauseReason,
 		Ended: j.c.Ended, Scores: sc, Handoff: j.c.Handoff, Runs: j.c.Runs,
 		Milestones: j.milestoneViews(now), OpenComplaints: []ComplaintRun{}, EmailBlocked: j.c.EmailBlocked,
-		EventsCounted: j.c.Engagement.Events, ScoreHistory: slices.Clone(j.c.Scores),
+		EventsCounted: j.c.Engagement.Events, ScoreHistory: j.scoreHistory(now),
+		AsOf: now.UTC(), Sending: len(j.c.Sending), Failures: j.c.Failures, Revision: j.rev,
 	}
 	s.Progress = progress(s.Milestones)
 	for _, c := range j.c.Complaints {
@@ -346,7 +510,7 @@ func (j *journey) milestoneViews(now time.Time) []MilestoneView {
 		case run.Status == MilestoneDone && run.CompletedOn > float64(m.DueDay):
 			v.DaysLate = int(run.CompletedOn) - m.DueDay
 		case run.Status == MilestonePending && today >= float64(m.DueDay+1):
-			v.Status, v.DaysLate = "late", int(today)-m.DueDay
+			v.Status, v.DaysLate = MilestoneLate, int(today)-m.DueDay
 		}
 		views = append(views, v)
 	}
@@ -366,7 +530,7 @@ func progress(ms []MilestoneView) Progress {
 			}
 		case m.Status == MilestoneBlocked:
 			p.Blocked++
-		case m.Status == "late":
+		case m.Status == MilestoneLate:
 			p.Late++
 		default:
 			p.OnTime++

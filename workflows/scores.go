@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/seed-a80403e2/lifecycle/playbooks"
 )
 
 // engagement is the decayed sum of weighted events, capped at 100.
@@ -32,6 +34,33 @@ func (j *journey) engage(now time.Time, points float64) {
 	j.c.Silence = SilenceState{Anchor: jt, Cycle: j.c.Silence.Cycle + 1}
 }
 
+// engageAt adds an engagement that happened at its own time (zero: now):
+// its points decay from then, and it restarts the silence clock only if it
+// is newer than what the clock counts from. Validators keep at within the
+// journey (not before it began, not in the future).
+func (j *journey) engageAt(now, at time.Time, points float64) {
+	jtNow := j.jt(now)
+	evJT := jtNow
+	if !at.IsZero() && at.Before(now) {
+		evJT = max(0, min(jtNow, at.Sub(j.c.Start)-j.c.PausedTotal))
+	}
+	e := &j.c.Engagement
+	add := points
+	if hl := j.days(j.pb.Scoring.HalfLifeDays); hl > 0 && evJT < jtNow {
+		add *= math.Pow(0.5, float64(jtNow-evJT)/float64(hl))
+	}
+	e.Raw = math.Min(100, j.decayedRaw(jtNow)+add)
+	e.At = jtNow
+	e.Events++
+	if evJT >= e.LastEventJT {
+		e.LastEventJT = evJT
+		e.LastEvent = j.wallAt(evJT).UTC()
+	}
+	if evJT > j.c.Silence.Anchor {
+		j.c.Silence = SilenceState{Anchor: evJT, Cycle: j.c.Silence.Cycle + 1}
+	}
+}
+
 // silentDays counts journey days since the last engagement (or the start).
 func (j *journey) silentDays(now time.Time) int {
 	return int((j.jt(now) - j.c.Engagement.LastEventJT) / j.in.DayLength)
@@ -40,6 +69,25 @@ func (j *journey) silentDays(now time.Time) int {
 // happiness: pulses and CSM sentiment, less open complaints (and a residue
 // of recently resolved ones) and less a penalty for prolonged silence.
 func (j *journey) happiness(now time.Time) int {
+	return clampScore(j.happinessBase(now) - float64(j.silencePenalty(j.silentDays(now))))
+}
+
+func clampScore(f float64) int { return int(math.Round(math.Max(0, math.Min(100, f)))) }
+
+// silencePenalty is what silence of so many days takes off happiness.
+func (j *journey) silencePenalty(silent int) int {
+	penalty := 0
+	if silent >= j.pb.Silence.ReengageAfterDays {
+		penalty += j.pb.Scoring.SilencePenalty
+	}
+	if silent >= j.pb.Silence.ManagerAfterDays {
+		penalty += j.pb.Scoring.SilencePenalty
+	}
+	return penalty
+}
+
+// happinessBase is happiness before the silence penalty, unclamped.
+func (j *journey) happinessBase(now time.Time) float64 {
 	sp := j.pb.Scoring
 	h := j.c.Happiness
 	base := h.PulseAvg // starts at initial_happiness
@@ -61,14 +109,7 @@ func (j *journey) happiness(now time.Time) int {
 			penalty += p * sp.ResolvedResidual
 		}
 	}
-	silent := j.silentDays(now)
-	if silent >= j.pb.Silence.ReengageAfterDays {
-		penalty += float64(sp.SilencePenalty)
-	}
-	if silent >= j.pb.Silence.ManagerAfterDays {
-		penalty += float64(sp.SilencePenalty)
-	}
-	return int(math.Round(math.Max(0, math.Min(100, base-penalty))))
+	return base - penalty
 }
 
 func pulseScore(answer int) float64 { return float64(answer-1) * 25 }
@@ -113,6 +154,13 @@ func (j *journey) scores(now time.Time) Scores {
 	}
 	h := j.c.Handoff
 	day := j.dayOf(now)
+	if j.rev >= 2 && h.HeldAt.IsZero() && !h.BookedAt.IsZero() && !now.Before(j.bookedCallDue()) {
+		if h.BookedEscalated {
+			red = append(red, "booked handoff call not recorded as held")
+		} else {
+			yellow = append(yellow, "booked handoff call not recorded as held")
+		}
+	}
 	if h.HeldAt.IsZero() && h.BookedAt.IsZero() {
 		switch {
 		case day >= float64(j.pb.Handoff.EscalateAfterDays):
@@ -123,7 +171,7 @@ func (j *journey) scores(now time.Time) Scores {
 	}
 	for _, m := range j.milestoneViews(now) {
 		switch m.Status {
-		case "late":
+		case MilestoneLate:
 			reason := fmt.Sprintf("milestone %q %s late", m.Name, plural(m.DaysLate, "day"))
 			if j.escalatedMilestone(m.ID) {
 				red = append(red, reason)
@@ -169,7 +217,7 @@ func (j *journey) escalatedMilestone(id string) bool {
 		}
 		m, _ := j.pb.Milestone(id)
 		for _, rung := range j.pb.Ladder(m)[:run.LateStage] {
-			if rung.Action == "manager" {
+			if rung.Action == playbooks.ActionManager {
 				return true
 			}
 		}

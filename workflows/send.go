@@ -42,9 +42,10 @@ func actionsFor(kind string) []action {
 }
 
 const (
-	roleCSM     = activities.RoleCSM
-	roleManager = activities.RoleManager
-	roleSponsor = activities.RoleSponsor
+	roleCustomer = "customer"
+	roleCSM      = activities.RoleCSM
+	roleManager  = activities.RoleManager
+	roleSponsor  = activities.RoleSponsor
 )
 
 // activityOptions: a send is retried until it succeeds or fails for good;
@@ -62,28 +63,45 @@ var activityOptions = workflow.ActivityOptions{
 // acts is only used for method references; the worker registers the real one.
 var acts *activities.Activities
 
-func (j *journey) key(step string) string { return j.wfID + "/" + step }
+// key is a message's idempotency key: the workflow, the journey (chapter,
+// since revision 2) and the step, so a returning customer's new journey
+// never reuses the first one's keys.
+func (j *journey) key(step string) string {
+	if j.c.Chapter != "" {
+		return j.wfID + "/" + j.c.Chapter + "/" + step
+	}
+	return j.wfID + "/" + step
+}
 
 func (j *journey) emailCustomer(ctx workflow.Context, now time.Time, step, template string, data map[string]string, actions []action, summary, cause string) error {
 	fields := map[string]string{
 		"AccountName": j.in.Account.Name, "CSMName": j.c.CSM.Name, "CSMEmail": j.c.CSM.Email,
 		"Day": fmt.Sprint(int(j.dayOf(now))),
 	}
-	// A map copy: order does not matter.
-	//workflowcheck:ignore
-	for k, v := range data {
-		fields[k] = v
+	for _, k := range workflow.DeterministicKeys(data) {
+		fields[k] = data[k]
 	}
+	champion := j.champion()
 	req := activities.CustomerEmail{
-		Key: j.key(step), CustomerID: j.in.Account.ID, Step: step,
-		To:       activities.Recipient{Name: j.in.Champion.Name, Email: j.in.Champion.Email},
+		Key: j.key(step), CustomerID: j.in.Account.ID, Journey: j.c.Chapter, Step: step,
+		To:       activities.Recipient{Name: champion.Name, Email: champion.Email},
 		Template: template, Data: fields, Actions: actions, ScheduledFor: now,
 	}
 	if j.c.EmailBlocked != "" {
 		j.entry(now, EntrySystem, step+":not-sent", summary+" not sent", "customer emails stopped: "+j.c.EmailBlocked, "")
 		return nil
 	}
-	j.entry(now, EntryTouchpoint, step, summary, cause, j.in.Champion.Email)
+	if j.rev >= 2 && !j.c.PausedAt.IsZero() {
+		// Only calendar steps (renewal reminders) run while paused; the
+		// customer is not written to during a pause, the CSM still is.
+		j.entry(now, EntrySystem, step+":not-sent", summary+" not sent", "the journey is paused: "+clip(j.c.PauseReason, 100), "")
+		return nil
+	}
+	j.entry(now, EntryTouchpoint, step, summary, cause, champion.Email)
+	if j.rev >= 2 {
+		j.send(ctx, now, SendRun{Key: req.Key, Step: step, Role: roleCustomer, Customer: &req})
+		return nil
+	}
 	var sent activities.Sent
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions), acts.SendCustomerEmail, req).Get(ctx, &sent)
 	return j.sendFailed(ctx, now, step, "customer", err)
@@ -114,13 +132,18 @@ func (j *journey) notify(ctx workflow.Context, now time.Time, role, step, subjec
 		Subject: subject, Body: body + "\n\nWhy: " + cause, ScheduledFor: now,
 	}
 	j.entry(now, kind, step, subject, cause, to.Email)
+	if j.rev >= 2 {
+		j.send(ctx, now, SendRun{Key: req.Key, Step: step, Role: role, Notice: &req})
+		return nil
+	}
 	var sent activities.Sent
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions), acts.NotifyTeam, req).Get(ctx, &sent)
 	return j.sendFailed(ctx, now, step, role, err)
 }
 
-// sendFailed turns a permanent send failure into a timeline entry and a CSM
-// task, so nothing is lost silently. Only cancellation stops the journey.
+// sendFailed (before revision 2, where a send blocks the journey) turns a
+// permanent send failure into a timeline entry and a CSM task, so nothing is
+// lost silently. Only cancellation stops the journey.
 func (j *journey) sendFailed(ctx workflow.Context, now time.Time, step, role string, err error) error {
 	var appErr *temporal.ApplicationError
 	if err == nil || !errors.As(err, &appErr) {

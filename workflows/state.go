@@ -1,6 +1,10 @@
 package workflows
 
-import "time"
+import (
+	"time"
+
+	"github.com/seed-a80403e2/lifecycle/activities"
+)
 
 // Carry is the journey's whole state. It is carried across continue-as-new
 // unchanged, so nothing a customer did or was sent is forgotten.
@@ -37,6 +41,40 @@ type Carry struct {
 	EmailNotices  int      `json:"email_notices"`
 	HandoversSent int      `json:"handovers_sent"`
 	Upserted      SAValues `json:"upserted"`
+
+	// Since revision 2.
+
+	// Chapter names this journey among the account's journeys (a customer
+	// who churned and came back has a second one): it scopes email keys and
+	// link uses, so the new journey's messages are its own.
+	Chapter string `json:"chapter,omitempty"`
+	// Champion is the current champion contact; nil until it first changes
+	// (the start's champion applies).
+	Champion *Person `json:"champion,omitempty"`
+	// EmailBlockedAddr is the champion address whose suppression stopped
+	// customer email; a new champion address resumes it.
+	EmailBlockedAddr string `json:"email_blocked_addr,omitempty"`
+	// TeamBounces counts team addresses reported undeliverable; TeamNotices
+	// the notices sent about them. TeamBounce is the latest report.
+	TeamBounces int    `json:"team_bounces,omitempty"`
+	TeamNotices int    `json:"team_notices,omitempty"`
+	TeamBounce  string `json:"team_bounce,omitempty"`
+	// Sending holds the messages in flight. Sends run beside the schedule;
+	// each is issued once per step (its key), and one still in flight at
+	// continue-as-new is issued again by the next run under the same key.
+	Sending []SendRun `json:"sending,omitempty"`
+	// Failures counts messages given up after the delivery deadline.
+	Failures int `json:"failures,omitempty"`
+}
+
+// SendRun is a message in flight: exactly one of Customer and Notice is set.
+type SendRun struct {
+	Key      string                    `json:"key"`
+	Step     string                    `json:"step"`
+	Role     string                    `json:"role"` // "customer" or the team role
+	Since    time.Time                 `json:"since"`
+	Customer *activities.CustomerEmail `json:"customer,omitempty"`
+	Notice   *activities.TeamNotice    `json:"notice,omitempty"`
 }
 
 // Ending records how a journey ended.
@@ -54,6 +92,12 @@ type HandoffState struct {
 	Escalated    bool      `json:"escalated"`
 	BookedAt     time.Time `json:"booked_at,omitzero"`
 	HeldAt       time.Time `json:"held_at,omitzero"`
+	// Since revision 2: a booked call is expected by CallAt (when the
+	// booking said when) or by the playbook's window, then reminded and
+	// escalated like one never booked.
+	CallAt          time.Time `json:"call_at,omitzero"`
+	BookedReminded  bool      `json:"booked_reminded,omitempty"`
+	BookedEscalated bool      `json:"booked_escalated,omitempty"`
 }
 
 // Milestone statuses.
@@ -61,6 +105,8 @@ const (
 	MilestonePending = "pending"
 	MilestoneDone    = "done"
 	MilestoneBlocked = "blocked"
+	// MilestoneLate is a view status: pending past its due day.
+	MilestoneLate = "late"
 )
 
 // MilestoneRun is a playbook milestone's progress in this journey.
@@ -114,10 +160,18 @@ type ComplaintRun struct {
 	Status     string    `json:"status"`
 	ReceivedAt time.Time `json:"received_at"`
 	SLADue     time.Time `json:"sla_due"`
-	Stage      int       `json:"stage"` // 0 received, 1 CSM told, 2 manager, 3 sponsor
+	Stage      int       `json:"stage"` // a ComplaintStage
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
 	Resolution string    `json:"resolution,omitempty"`
 }
+
+// Complaint ladder stages: what the complaint has reached so far.
+const (
+	ComplaintReceived = 0 // nobody told yet
+	ComplaintCSMTold  = 1 // the CSM has the task
+	ComplaintManager  = 2 // past SLA: the manager was told
+	ComplaintSponsor  = 3 // critical and still open: the sponsor was told
+)
 
 // AdoptionState is the post-onboarding cadence and the renewal reminders.
 type AdoptionState struct {
@@ -128,11 +182,19 @@ type AdoptionState struct {
 	RemindersSent int `json:"reminders_sent"`
 }
 
-// ScorePoint is the scores on one journey day, for charts.
+// ScorePoint is the scores on one journey day, for charts. The journey
+// stores one when it wakes; the days between are derived from the stored
+// point's makings (Raw, At, Quiet, Base: since revision 2), so the history
+// has a point for every journey day without a wake-up per day.
 type ScorePoint struct {
-	Day        int `json:"day"`
-	Engagement int `json:"engagement"`
-	Happiness  int `json:"happiness"`
+	Day        int           `json:"day"`
+	Engagement int           `json:"engagement"`
+	Happiness  int           `json:"happiness"`
+	Raw        float64       `json:"raw,omitempty"`   // engagement before decay, at At
+	At         time.Duration `json:"at,omitempty"`    // journey time of the point
+	Quiet      time.Duration `json:"quiet,omitempty"` // journey time of the last engagement
+	Base       float64       `json:"base,omitempty"`  // happiness before the silence penalty
+	Derived    bool          `json:"derived,omitempty"`
 }
 
 // SAValues is what was last written to the search attributes.
@@ -171,6 +233,12 @@ type State struct {
 	ScoreHistory   []ScorePoint    `json:"score_history"`  // one point per journey day, the last 400
 	EmailBlocked   string          `json:"email_blocked,omitempty"`
 	Runs           int             `json:"runs"`
+	// AsOf is the moment the state describes: the reader's clock.
+	AsOf time.Time `json:"as_of"`
+	// Sending counts messages in flight; Failures those given up.
+	Sending  int `json:"sending"`
+	Failures int `json:"failures"`
+	Revision int `json:"revision"`
 }
 
 // Scores are the four numbers the product explains.

@@ -19,6 +19,9 @@ type step struct {
 	kind string    // timeline kind of what it does
 	due  time.Time // wall-clock time
 	run  func(ctx workflow.Context, now time.Time) error
+	// customer marks a step that emails the customer: it waits for the
+	// contact's business hours, also when the journey wakes late.
+	customer bool
 }
 
 // steps lists every pending step, earliest first.
@@ -31,13 +34,33 @@ func (j *journey) steps(now time.Time) []step {
 	j.complaintSteps(add) // complaints run on the wall clock, even when paused
 	j.handoverSteps(add, now)
 	j.emailNoticeSteps(add, now)
+	if j.rev >= 2 {
+		j.teamBounceSteps(add, now)
+		// The renewal date is on the calendar: a pause does not move it.
+		j.renewalSteps(add)
+	}
 	if j.c.PausedAt.IsZero() {
 		j.handoffSteps(add)
+		if j.rev >= 2 {
+			j.bookedHandoffSteps(add)
+		}
 		j.milestoneSteps(add)
 		j.touchpointSteps(add)
 		j.silenceSteps(add)
 		j.adoptionSteps(add)
-		j.renewalSteps(add)
+		if j.rev < 2 {
+			j.renewalSteps(add)
+		}
+	}
+	if j.rev >= 2 {
+		// A customer email whose time has come outside business hours (the
+		// journey woke late: a worker was down, a catch-up) waits for the
+		// next business slot instead of going out at 3 a.m.
+		for i := range out {
+			if out[i].customer && !out[i].due.After(now) {
+				out[i].due = j.customerTime(now)
+			}
+		}
 	}
 	slices.SortStableFunc(out, func(a, b step) int {
 		if c := a.due.Compare(b.due); c != 0 {
@@ -80,7 +103,7 @@ func (j *journey) handoffSteps(add func(step)) {
 	h := &j.c.Handoff
 	hp := j.pb.Handoff
 	if !h.WelcomeSent {
-		add(step{key: "handoff:welcome", kind: EntryTouchpoint, due: j.customerTime(j.dayAt(0)), run: func(ctx workflow.Context, now time.Time) error {
+		add(step{key: "handoff:welcome", customer: true, kind: EntryTouchpoint, due: j.customerTime(j.dayAt(0)), run: func(ctx workflow.Context, now time.Time) error {
 			h.WelcomeSent = true
 			return j.emailCustomer(ctx, now, "handoff:welcome", hp.Template, nil,
 				[]action{actBookHandoff}, "Welcome email with the handoff booking link", "deal closed")
@@ -93,13 +116,13 @@ func (j *journey) handoffSteps(add func(step)) {
 				fmt.Sprintf("New customer %s: hold the handoff call", j.in.Account.Name),
 				fmt.Sprintf("Deal %s closed for %s (%s plan, renews %s).\nChampion: %s <%s>.\nHold the handoff call by day %d.",
 					j.in.DealID, j.in.Account.Name, j.in.Account.Plan, j.c.RenewalDate.Format("2006-01-02"),
-					j.in.Champion.Name, j.in.Champion.Email, hp.RemindAfterDays),
+					j.champion().Name, j.champion().Email, hp.RemindAfterDays),
 				"deal closed")
 		}})
 	}
 	waiting := h.HeldAt.IsZero() && h.BookedAt.IsZero()
 	if waiting && !h.ReminderSent {
-		add(step{key: "handoff:reminder", kind: EntryTouchpoint, due: j.customerTime(j.dayAt(hp.RemindAfterDays)), run: func(ctx workflow.Context, now time.Time) error {
+		add(step{key: "handoff:reminder", customer: true, kind: EntryTouchpoint, due: j.customerTime(j.dayAt(hp.RemindAfterDays)), run: func(ctx workflow.Context, now time.Time) error {
 			h.ReminderSent = true
 			cause := fmt.Sprintf("handoff call not booked by day %d", hp.RemindAfterDays)
 			if err := j.emailCustomer(ctx, now, "handoff:reminder", "handoff_reminder", nil, []action{actBookHandoff}, "Handoff call reminder", cause); err != nil {
@@ -107,7 +130,7 @@ func (j *journey) handoffSteps(add func(step)) {
 			}
 			return j.notify(ctx, now, roleCSM, "handoff:reminder-csm",
 				fmt.Sprintf("%s has not booked the handoff call", j.in.Account.Name),
-				fmt.Sprintf("The champion %s was reminded today. Reach out directly.", j.in.Champion.Name), cause)
+				fmt.Sprintf("The champion %s was reminded today. Reach out directly.", j.champion().Name), cause)
 		}})
 	}
 	if waiting && !h.Escalated {
@@ -115,8 +138,54 @@ func (j *journey) handoffSteps(add func(step)) {
 			h.Escalated = true
 			return j.notify(ctx, now, roleManager, "handoff:escalation",
 				fmt.Sprintf("Handoff call for %s not held after %d days", j.in.Account.Name, hp.EscalateAfterDays),
-				fmt.Sprintf("%s (CSM) has not recorded the handoff call with %s. Deal %s.", j.c.CSM.Name, j.in.Champion.Name, j.in.DealID),
+				fmt.Sprintf("%s (CSM) has not recorded the handoff call with %s. Deal %s.", j.c.CSM.Name, j.champion().Name, j.in.DealID),
 				fmt.Sprintf("handoff call not held by day %d", hp.EscalateAfterDays))
+		}})
+	}
+}
+
+// bookedCallDue is when a booked handoff call should have been recorded as
+// held: a day after the call when the booking said when, else the end of the
+// playbook's handoff window.
+func (j *journey) bookedCallDue() time.Time {
+	if h := j.c.Handoff; !h.CallAt.IsZero() {
+		return h.CallAt.Add(j.days(1))
+	}
+	return j.dayAt(j.pb.Handoff.EscalateAfterDays)
+}
+
+// bookedHandoffSteps (since revision 2): a booked call is not a held one.
+// Not recorded as held by its due time, the CSM is reminded; still not,
+// the manager is told, as for a call never booked.
+func (j *journey) bookedHandoffSteps(add func(step)) {
+	h := &j.c.Handoff
+	if h.BookedAt.IsZero() || !h.HeldAt.IsZero() {
+		return
+	}
+	hp := j.pb.Handoff
+	due := j.bookedCallDue()
+	gap := j.days(float64(max(1, hp.EscalateAfterDays-hp.RemindAfterDays)))
+	when := "by the end of the handoff window (day " + fmt.Sprint(hp.EscalateAfterDays) + ")"
+	if !h.CallAt.IsZero() {
+		when = "after the call booked for " + h.CallAt.Format("2006-01-02 15:04 MST")
+	}
+	if !h.BookedReminded {
+		add(step{key: "handoff:booked-reminder", kind: EntryTask, due: due, run: func(ctx workflow.Context, now time.Time) error {
+			h.BookedReminded = true
+			return j.notify(ctx, now, roleCSM, "handoff:booked-reminder",
+				fmt.Sprintf("%s: was the handoff call held?", j.in.Account.Name),
+				fmt.Sprintf("%s booked the handoff call, but it was not recorded as held %s. Record it (outcome handoff_held) or rebook it with the champion.", j.champion().Name, when),
+				"booked handoff call not recorded as held "+when)
+		}})
+		return
+	}
+	if !h.BookedEscalated {
+		add(step{key: "handoff:booked-escalation", kind: EntryEscalation, due: due.Add(gap), run: func(ctx workflow.Context, now time.Time) error {
+			h.BookedEscalated = true
+			return j.notify(ctx, now, roleManager, "handoff:booked-escalation",
+				fmt.Sprintf("Handoff call for %s booked but not held", j.in.Account.Name),
+				fmt.Sprintf("%s (CSM) was reminded and has not recorded the handoff call with %s. Deal %s.", j.c.CSM.Name, j.champion().Name, j.in.DealID),
+				"booked handoff call still not recorded as held "+when)
 		}})
 	}
 }
@@ -136,7 +205,7 @@ func (j *journey) milestoneSteps(add func(step)) {
 		s := step{key: key, due: due}
 		switch rung.Action {
 		case playbooks.ActionNudgeCustomer:
-			s.kind, s.due = EntryTouchpoint, j.customerTime(due)
+			s.kind, s.due, s.customer = EntryTouchpoint, j.customerTime(due), true
 			s.run = func(ctx workflow.Context, now time.Time) error {
 				run.LateStage++
 				data := map[string]string{"Title": m.Name, "DueDay": fmt.Sprint(m.DueDay), "Deliverables": strings.Join(m.Deliverables, ", ")}
@@ -167,7 +236,7 @@ func (j *journey) touchpointSteps(add func(step)) {
 			continue
 		}
 		key := "touchpoint:" + tp.ID
-		add(step{key: key, kind: EntryTouchpoint, due: j.customerTime(j.dayAt(tp.Day)), run: func(ctx workflow.Context, now time.Time) error {
+		add(step{key: key, customer: true, kind: EntryTouchpoint, due: j.customerTime(j.dayAt(tp.Day)), run: func(ctx workflow.Context, now time.Time) error {
 			j.c.TouchpointsSent[i] = true
 			name := tp.Title
 			if name == "" {
@@ -205,7 +274,7 @@ func (j *journey) silenceSteps(add func(step)) {
 	sp := j.pb.Silence
 	if s.Stage == 0 {
 		key := fmt.Sprintf("silence:%d:reengage", s.Cycle)
-		add(step{key: key, kind: EntryTouchpoint, due: j.customerTime(j.wallAt(s.Anchor + j.days(float64(sp.ReengageAfterDays)))), run: func(ctx workflow.Context, now time.Time) error {
+		add(step{key: key, customer: true, kind: EntryTouchpoint, due: j.customerTime(j.wallAt(s.Anchor + j.days(float64(sp.ReengageAfterDays)))), run: func(ctx workflow.Context, now time.Time) error {
 			s.Stage = 1
 			cause := j.silenceCause(now)
 			if err := j.emailCustomer(ctx, now, key, "reengage", nil, []action{actOnTrack, actNeedHelp, actProblem}, "Re-engagement email", cause); err != nil {
@@ -237,18 +306,18 @@ func (j *journey) complaintSteps(add func(step)) {
 			continue
 		}
 		switch {
-		case c.Stage == 0:
+		case c.Stage == ComplaintReceived:
 			key := "complaint:" + c.ID + ":csm"
 			add(step{key: key, kind: EntryTask, due: c.ReceivedAt, run: func(ctx workflow.Context, now time.Time) error {
-				c.Stage = 1
+				c.Stage = ComplaintCSMTold
 				return j.notify(ctx, now, roleCSM, key, fmt.Sprintf("Complaint from %s (%s)", j.in.Account.Name, c.Severity),
 					fmt.Sprintf("%s\n\nSLA: resolve by %s. Record the resolution as an outcome.", c.Summary, c.SLADue.Format(time.RFC1123)),
 					"complaint "+c.ID+" received")
 			}})
-		case c.Stage == 1:
+		case c.Stage == ComplaintCSMTold:
 			key := "complaint:" + c.ID + ":sla"
 			add(step{key: key, kind: EntryEscalation, due: c.SLADue, run: func(ctx workflow.Context, now time.Time) error {
-				c.Stage = 2
+				c.Stage = ComplaintManager
 				cause := fmt.Sprintf("complaint %s (%s) unresolved past its SLA", c.ID, c.Severity)
 				if err := j.notify(ctx, now, roleCSM, key+":csm", fmt.Sprintf("Complaint %s from %s is past its SLA", c.ID, j.in.Account.Name), c.Summary, cause); err != nil {
 					return err
@@ -256,11 +325,11 @@ func (j *journey) complaintSteps(add func(step)) {
 				return j.notify(ctx, now, roleManager, key, fmt.Sprintf("Complaint from %s past SLA (%s)", j.in.Account.Name, c.Severity),
 					fmt.Sprintf("%s\n\nCSM: %s. Received %s.", c.Summary, j.c.CSM.Name, c.ReceivedAt.Format(time.RFC1123)), cause)
 			}})
-		case c.Stage == 2 && c.Severity == "critical":
+		case c.Stage == ComplaintManager && c.Severity == "critical":
 			key := "complaint:" + c.ID + ":sponsor"
 			due := c.SLADue.Add(j.days(j.pb.Complaints.SponsorAfterSLADays))
 			add(step{key: key, kind: EntryEscalation, due: due, run: func(ctx workflow.Context, now time.Time) error {
-				c.Stage = 3
+				c.Stage = ComplaintSponsor
 				return j.notify(ctx, now, roleSponsor, key, fmt.Sprintf("Critical complaint from %s still unresolved", j.in.Account.Name),
 					fmt.Sprintf("%s\n\nPast SLA since %s. CSM %s and the CS manager are on it.", c.Summary, c.SLADue.Format(time.RFC1123), j.c.CSM.Name),
 					fmt.Sprintf("critical complaint %s unresolved %g days past SLA", c.ID, j.pb.Complaints.SponsorAfterSLADays))
@@ -277,8 +346,8 @@ func (j *journey) emailNoticeSteps(add func(step), now time.Time) {
 	key := fmt.Sprintf("email:stopped:%d:csm", j.c.Suppressions)
 	add(step{key: key, kind: EntryTask, due: now, run: func(ctx workflow.Context, now time.Time) error {
 		j.c.EmailNotices = j.c.Suppressions
-		return j.notify(ctx, now, roleCSM, key, fmt.Sprintf("%s: emails to %s stopped", j.in.Account.Name, j.in.Champion.Email),
-			fmt.Sprintf("We no longer email %s (%s). The journey continues; reach the champion another way.", j.in.Champion.Name, j.c.EmailBlocked),
+		return j.notify(ctx, now, roleCSM, key, fmt.Sprintf("%s: emails to %s stopped", j.in.Account.Name, j.champion().Email),
+			fmt.Sprintf("We no longer email %s (%s). The journey continues; reach the champion another way, or change the champion's contact (PUT /v1/customers/{id}/champion).", j.champion().Name, j.c.EmailBlocked),
 			"champion's address suppressed: "+j.c.EmailBlocked)
 	}})
 }
@@ -294,7 +363,7 @@ func (j *journey) handoverSteps(add func(step), now time.Time) {
 		st := j.state(now)
 		return j.notify(ctx, now, roleCSM, key, fmt.Sprintf("You are now the CSM of %s", j.in.Account.Name),
 			fmt.Sprintf("Phase %s, day %d. Health %s: %s.\nChampion: %s <%s>.", st.Phase, st.Day, st.Scores.Health,
-				strings.Join(st.Scores.Reasons, "; "), j.in.Champion.Name, j.in.Champion.Email), "CSM reassigned")
+				strings.Join(st.Scores.Reasons, "; "), j.champion().Name, j.champion().Email), "CSM reassigned")
 	}})
 }
 
@@ -312,7 +381,7 @@ func (j *journey) adoptionSteps(add func(step)) {
 	{
 		day := a.NextCheckinDay
 		key := fmt.Sprintf("checkin:d%d", day)
-		add(step{key: key, kind: EntryTouchpoint, due: j.customerTime(j.dayAt(day)), run: func(ctx workflow.Context, now time.Time) error {
+		add(step{key: key, customer: true, kind: EntryTouchpoint, due: j.customerTime(j.dayAt(day)), run: func(ctx workflow.Context, now time.Time) error {
 			a.NextCheckinDay = j.checkinAfter(day)
 			return j.emailCustomer(ctx, now, key, ap.CheckinTemplate, map[string]string{"Title": fmt.Sprintf("Day %d check-in", day)},
 				actionsFor(playbooks.KindCheckin), fmt.Sprintf("Day %d check-in", day), fmt.Sprintf("adoption check-in every %d days", ap.CheckinEveryDays))
@@ -320,7 +389,7 @@ func (j *journey) adoptionSteps(add func(step)) {
 	}
 	day := a.NextQBRDay
 	key := fmt.Sprintf("qbr:d%d", day)
-	add(step{key: key, kind: EntryTouchpoint, due: j.customerTime(j.dayAt(day)), run: func(ctx workflow.Context, now time.Time) error {
+	add(step{key: key, customer: true, kind: EntryTouchpoint, due: j.customerTime(j.dayAt(day)), run: func(ctx workflow.Context, now time.Time) error {
 		a.NextQBRDay += ap.QBREveryDays
 		cause := fmt.Sprintf("QBR every %d days", ap.QBREveryDays)
 		if err := j.emailCustomer(ctx, now, key, ap.QBRTemplate, map[string]string{"Title": "Quarterly business review"}, []action{actBookReview}, "QBR invitation", cause); err != nil {
@@ -335,10 +404,14 @@ func (j *journey) renewalSteps(add func(step)) {
 	a := &j.c.Adoption
 	ap := j.pb.Adoption
 	renewal := j.c.RenewalDate.Format("2006-01-02")
+	at := j.dayAt
+	if j.rev >= 2 {
+		at = j.calendarAt
+	}
 	if a.RemindersSent < len(ap.RenewalReminderDays) {
 		before := ap.RenewalReminderDays[a.RemindersSent]
 		key := fmt.Sprintf("renewal:%s:%dd", renewal, before)
-		add(step{key: key, kind: EntryTouchpoint, due: j.customerTime(j.dayAt(j.renewalDay() - before)), run: func(ctx workflow.Context, now time.Time) error {
+		add(step{key: key, customer: true, kind: EntryTouchpoint, due: j.customerTime(at(j.renewalDay() - before)), run: func(ctx workflow.Context, now time.Time) error {
 			a.RemindersSent++
 			cause := fmt.Sprintf("%d days before renewal on %s", before, renewal)
 			data := map[string]string{"RenewalDate": renewal, "DaysBefore": fmt.Sprint(before)}
@@ -350,7 +423,7 @@ func (j *journey) renewalSteps(add func(step)) {
 		}})
 	}
 	key := "term:" + renewal
-	add(step{key: key, kind: EntrySystem, due: j.dayAt(j.renewalDay()), run: func(ctx workflow.Context, now time.Time) error {
+	add(step{key: key, kind: EntrySystem, due: at(j.renewalDay()), run: func(ctx workflow.Context, now time.Time) error {
 		j.startTerm(now, j.c.RenewalDate.AddDate(1, 0, 0), "renewal date reached with no churn recorded")
 		return j.notify(ctx, now, roleCSM, key, fmt.Sprintf("%s: term %d began", j.in.Account.Name, j.c.Term),
 			fmt.Sprintf("No churn was recorded by %s, so the next term runs to %s.", renewal, j.c.RenewalDate.Format("2006-01-02")), "renewal date reached")
@@ -383,6 +456,9 @@ func (j *journey) startTerm(now, renewal time.Time, cause string) {
 // term began: a customer renewing in 40 days gets the 30-day reminder only.
 func (j *journey) skipPastReminders(now time.Time) {
 	today := j.dayOf(now)
+	if j.rev >= 2 {
+		today = j.calendarDay(now)
+	}
 	days := j.pb.Adoption.RenewalReminderDays
 	for j.c.Adoption.RemindersSent < len(days) && float64(j.renewalDay()-days[j.c.Adoption.RemindersSent]) < today {
 		j.c.Adoption.RemindersSent++

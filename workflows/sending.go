@@ -1,0 +1,130 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/seed-a80403e2/lifecycle/activities"
+)
+
+// Since revision 2, a message never holds up the journey: send records it in
+// the state and issues its activity in a coroutine of its own, and the
+// schedule goes on (a complaint's SLA ladder does not wait for a welcome
+// email that SendGrid keeps refusing). Each message is retried until the
+// playbook's delivery deadline; then it is recorded as failed and becomes a
+// task for the CSM (for the manager when the CSM's own notice failed).
+
+// send starts a message; the step that called it has already marked itself
+// done, so the message is issued exactly once per step.
+func (j *journey) send(ctx workflow.Context, now time.Time, sr SendRun) {
+	if slices.ContainsFunc(j.c.Sending, func(p SendRun) bool { return p.Key == sr.Key }) {
+		return // already in flight under this key
+	}
+	if len(j.c.Sending) >= MaxPendingSends {
+		j.c.Failures++
+		j.entry(now, EntrySystem, sr.Step+":failed", "Message not sent: too many in flight",
+			fmt.Sprintf("%d messages are waiting for delivery already", len(j.c.Sending)), "")
+		j.log.Error("message dropped: too many in flight", "step", sr.Step, "in_flight", len(j.c.Sending))
+		return
+	}
+	sr.Since = now.UTC()
+	j.c.Sending = append(j.c.Sending, sr)
+	j.issue(ctx, sr)
+}
+
+// deadline is when a message is given up.
+func (j *journey) deadline(sr SendRun) time.Time {
+	return sr.Since.Add(j.days(j.pb.GiveUpAfterDays()))
+}
+
+// issue runs a message's activity in its own coroutine.
+func (j *journey) issue(ctx workflow.Context, sr SendRun) {
+	opts := activityOptions
+	policy := *activityOptions.RetryPolicy
+	// The deadline bounds the retries, not a count (the SDK's test
+	// environment would otherwise stop at 10 attempts).
+	policy.MaximumAttempts = math.MaxInt32
+	opts.RetryPolicy = &policy
+	// What is left of the delivery deadline, and at least one attempt's worth
+	// when a continued run issues a message that was close to it.
+	opts.ScheduleToCloseTimeout = max(j.deadline(sr).Sub(workflow.Now(ctx)), opts.StartToCloseTimeout)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		actx := workflow.WithActivityOptions(ctx, opts)
+		var f workflow.Future
+		if sr.Customer != nil {
+			f = workflow.ExecuteActivity(actx, acts.SendCustomerEmail, *sr.Customer)
+		} else {
+			f = workflow.ExecuteActivity(actx, acts.NotifyTeam, *sr.Notice)
+		}
+		var sent activities.Sent
+		err := f.Get(ctx, &sent)
+		if ctx.Err() != nil {
+			return // the journey is being cancelled
+		}
+		j.delivered(ctx, sr, err)
+	})
+}
+
+// delivered takes a finished message off the in-flight list; a failed one is
+// recorded and handed to a person.
+func (j *journey) delivered(ctx workflow.Context, sr SendRun, err error) {
+	j.c.Sending = slices.DeleteFunc(j.c.Sending, func(p SendRun) bool { return p.Key == sr.Key })
+	defer j.poke()
+	if err == nil {
+		return
+	}
+	now := workflow.Now(ctx)
+	j.c.Failures++
+	why := failureReason(err)
+	j.entry(now, EntrySystem, sr.Step+":failed", fmt.Sprintf("Email to %s given up", roleName(sr.Role)), why, "")
+	j.log.Warn("message given up", "step", sr.Step, "role", sr.Role, "error", err)
+	if strings.HasSuffix(sr.Step, ":failed") && sr.Role == roleManager {
+		return // the last resort failed too: the timeline and the log keep it
+	}
+	to := roleCSM
+	if sr.Role == roleCSM {
+		to = roleManager // the CSM cannot be told that the CSM cannot be told
+	}
+	recipient := "the recipient"
+	if sr.Customer != nil {
+		recipient = sr.Customer.To.Email
+	} else if sr.Notice != nil {
+		recipient = sr.Notice.To.Email
+	}
+	_ = j.notify(ctx, now, to, sr.Step+":failed", fmt.Sprintf("%s: an email could not be delivered", j.in.Account.Name),
+		fmt.Sprintf("The %s email for step %s to %s could not be delivered: %s. Reach them another way.", roleName(sr.Role), sr.Step, recipient, why),
+		"email undeliverable")
+}
+
+func roleName(role string) string {
+	if role == roleCustomer {
+		return "customer"
+	}
+	return role
+}
+
+// failureReason says why a message was given up, in a line.
+func failureReason(err error) string {
+	var appErr *temporal.ApplicationError
+	var timeout *temporal.TimeoutError
+	switch {
+	case errors.As(err, &appErr) && appErr.NonRetryable():
+		return "refused for good: " + clip(appErr.Message(), 200)
+	case errors.As(err, &timeout):
+		msg := "still failing at the delivery deadline"
+		if cause := errors.Unwrap(timeout); cause != nil {
+			msg += ": " + clip(cause.Error(), 200)
+		}
+		return msg
+	case errors.As(err, &appErr):
+		return "still failing at the delivery deadline: " + clip(appErr.Message(), 200)
+	}
+	return clip(err.Error(), 200)
+}

@@ -1,0 +1,368 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/seed-a80403e2/lifecycle/activities"
+	"github.com/seed-a80403e2/lifecycle/playbooks"
+	"github.com/seed-a80403e2/lifecycle/workflows"
+)
+
+// Tests of the journey's promises since revision 2: nothing stalls it, no
+// input breaks it, its state is true when read, and its times mean what the
+// customer signed. Each was a reproduced defect of revision 1.
+
+// failingMailer fails every message to one address, as SendGrid answering
+// 500 for it would (a retryable error), and hands the rest to the outbox.
+type failingMailer struct {
+	next     activities.Mailer
+	address  string
+	mu       sync.Mutex
+	attempts int
+}
+
+func (m *failingMailer) Send(ctx context.Context, msg activities.Message) (activities.Sent, error) {
+	if strings.EqualFold(msg.To.Email, m.address) {
+		m.mu.Lock()
+		m.attempts++
+		m.mu.Unlock()
+		return activities.Sent{}, errors.New("sendgrid: 500 Internal Server Error")
+	}
+	return m.next.Send(ctx, msg)
+}
+
+func TestFailingChampionMailboxStallsNothing(t *testing.T) {
+	pb := playbooks.Default()
+	h := newHarness(t, testInput(pb))
+	mailer := &failingMailer{next: h.outbox, address: "ada@acme.example"}
+	h.mailer = mailer
+	var during workflows.State
+	h.at(0.5, func(c *call) {
+		c.update("complaint", workflows.UpdateComplaint, workflows.Complaint{Severity: "critical", Summary: "Nothing loads"}, nil)
+	})
+	h.at(0.75, func(c *call) {
+		during = c.state()
+		c.outcome("sentiment", workflows.Outcome{Kind: workflows.OutcomeSentiment, Sentiment: 4})
+	})
+	h.run(4)
+
+	require.NoError(t, h.results["complaint"].rejected)
+	require.NoError(t, h.results["sentiment"].err, "updates answer while the welcome retries")
+	assert.Equal(t, 1, during.Sending, "the welcome is in flight, the journey goes on")
+	// Critical: SLA 1 day (manager), sponsor a day after.
+	assert.Equal(t, []string{"complaint:c1:sla@1.5", "complaint:c1:sponsor@2.5"},
+		filter(h.sent(workflows.EntryEscalation), "complaint:"))
+	assert.Contains(t, h.sent(workflows.EntryTask), "complaint:c1:csm@0.5", "the CSM's task went out at once")
+
+	failed, ok := h.entry("handoff:welcome:failed")
+	require.True(t, ok, "the welcome is given up at its deadline")
+	// Given up at the deadline, or at the last retry that fits before it
+	// (the retry interval is at most 10 minutes: 1/6 of a test day).
+	assert.InDelta(t, pb.GiveUpAfterDays()-0.08, h.wallDay(failed.At), 0.09, "given up at the playbook's delivery deadline")
+	assert.Contains(t, failed.Cause, "500")
+	assert.Len(t, filter(h.sent(workflows.EntryTask), "handoff:welcome:failed@1.9"), 1, "the CSM is tasked with the failed welcome")
+	assert.Equal(t, 1, h.final.Failures)
+	assert.Greater(t, mailer.attempts, 3, "retried until the deadline")
+
+	msgs, err := h.outbox.List(context.Background())
+	require.NoError(t, err)
+	var toManager, failureTask int
+	for _, m := range msgs {
+		if m.To.Email == "manager@vendor.example" {
+			toManager++
+		}
+		if m.Step == "handoff:welcome:failed" {
+			failureTask++
+			assert.Equal(t, "grace@vendor.example", m.To.Email)
+		}
+	}
+	assert.GreaterOrEqual(t, toManager, 1, "the manager's escalation really went out")
+	assert.Equal(t, 1, failureTask)
+}
+
+func TestFailingCSMNoticeGoesToTheManager(t *testing.T) {
+	h := newHarness(t, testInput(playbooks.Default()))
+	h.mailer = &failingMailer{next: h.outbox, address: "grace@vendor.example"}
+	h.run(3)
+	assert.Len(t, filter(h.sent(workflows.EntryEscalation), "handoff:csm-task:failed@1.9"), 1,
+		"the CSM's own notice failed: the manager hears of it")
+	_, ok := h.entry("handoff:csm-task:failed:failed")
+	assert.False(t, ok, "the manager's notice went out; no further failure")
+}
+
+func TestOversizedInputsAreRefusedNamingTheField(t *testing.T) {
+	h := newHarness(t, testInput(playbooks.Default()))
+	long := strings.Repeat("x", workflows.MaxTextLen+1)
+	h.at(1, func(c *call) {
+		c.update("reassign", workflows.UpdateReassign, workflows.Reassignment{
+			CSM: workflows.Person{Name: "Bob", Email: strings.Repeat("b", 3000) + "@vendor.example"}}, nil)
+		c.update("pause", workflows.UpdatePause, workflows.PauseRequest{Reason: long}, nil)
+		c.update("by", workflows.UpdatePause, workflows.PauseRequest{Reason: "holiday", By: strings.Repeat("y", 201)}, nil)
+		c.update("note", workflows.UpdateOutcome, workflows.Outcome{Kind: workflows.OutcomeMeetingHeld, Note: long}, nil)
+		c.update("summary", workflows.UpdateComplaint, workflows.Complaint{Severity: "low", Summary: long}, nil)
+		c.update("source", workflows.UpdateComplaint, workflows.Complaint{Severity: "low", Summary: "x", Source: strings.Repeat("s", 201)}, nil)
+		c.update("renewal", workflows.UpdateOutcome, workflows.Outcome{Kind: workflows.OutcomeRenewed, RenewalDate: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)}, nil)
+		c.update("champion", workflows.UpdateChampion, workflows.ChampionChange{Champion: workflows.Person{Name: strings.Repeat("n", 201), Email: "new@acme.example"}}, nil)
+		c.update("at-limit", workflows.UpdatePause, workflows.PauseRequest{Reason: long[:workflows.MaxTextLen]}, nil)
+	})
+	h.at(2, func(c *call) { c.event("after", "login") })
+	h.run(3)
+	for label, field := range map[string]string{
+		"reassign": "csm.email", "pause": "reason", "by": "by", "note": "note", "summary": "summary",
+		"source": "source", "renewal": "renewal_date", "champion": "champion.name",
+	} {
+		err := h.results[label].rejected
+		require.Error(t, err, label)
+		assert.True(t, workflows.IsValidationError(err), label)
+		assert.Contains(t, err.Error(), field+":", label)
+	}
+	require.NoError(t, h.results["at-limit"].rejected, "a reason of exactly the limit is fine")
+	assert.True(t, h.final.Paused)
+	for _, e := range h.timeline.Entries {
+		assert.LessOrEqual(t, len([]rune(e.Cause)), 300, "the timeline keeps a line of long text")
+	}
+}
+
+func TestOpenComplaintsAreBounded(t *testing.T) {
+	h := newHarness(t, testInput(playbooks.Default()))
+	h.at(1, func(c *call) {
+		for i := range workflows.MaxOpenComplaints + 1 {
+			c.update("complaint-"+string(rune('A'+i/26))+string(rune('a'+i%26)), workflows.UpdateComplaint,
+				workflows.Complaint{Severity: "low", Summary: "again"}, nil)
+		}
+	})
+	h.run(1.5)
+	var refused int
+	for label, r := range h.results {
+		if strings.HasPrefix(label, "complaint-") && r.rejected != nil {
+			refused++
+			assert.Contains(t, r.rejected.Error(), "complaints:")
+		}
+	}
+	assert.Equal(t, 1, refused)
+	assert.Len(t, h.final.OpenComplaints, workflows.MaxOpenComplaints)
+}
+
+func TestRenewalDateOutOfRangeIsRefusedAtStart(t *testing.T) {
+	in := testInput(playbooks.Default())
+	in.Account.RenewalDate = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	err := in.ValidateStart(testStart)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "account.renewal_date: at most 10 years ahead")
+	in.Account.RenewalDate = testStart.AddDate(0, 0, -1)
+	assert.ErrorContains(t, in.ValidateStart(testStart), "account.renewal_date: must be after today")
+	in.Account.RenewalDate = testStart.AddDate(workflows.MaxRenewalYears, 0, 0)
+	assert.NoError(t, in.ValidateStart(testStart), "exactly ten years is fine")
+
+	// A workflow started directly (not through the API) fails at once
+	// instead of sending a thousand term notices.
+	in.Account.RenewalDate = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	h := newHarness(t, in)
+	h.expectFail = true
+	h.run(1)
+	require.Error(t, h.err)
+	assert.Contains(t, h.err.Error(), "account.renewal_date")
+	assert.Empty(t, h.timeline.Entries, "nothing ran")
+}
+
+func TestLiveStateIsTrueWhenRead(t *testing.T) {
+	pb := playbooks.Default()
+	pb.Touchpoints, pb.Milestones = nil, pb.Milestones[len(pb.Milestones)-1:] // nothing before day 85
+	h := newHarness(t, testInput(pb))
+	var at, wake, later workflows.State
+	h.at(1, func(c *call) {
+		for i := range 12 {
+			c.event("burst-"+string(rune('a'+i)), "meeting_held")
+		}
+	})
+	h.at(1.1, func(c *call) {
+		wake = c.state()
+		at = c.stateAt(c.env.Now().Add(7 * testDay))
+		later = c.state()
+	})
+	h.run(2)
+	assert.Equal(t, 1, wake.Day)
+	assert.Equal(t, 8, at.Day, "the day as of the reader's clock")
+	assert.Equal(t, 100, wake.Scores.Engagement)
+	assert.InDelta(t, 100*math.Sqrt(0.5), at.Scores.Engagement, 1, "half-life 14 days: 7 days later, 1/sqrt(2) of it")
+	assert.Equal(t, wake.Day, later.Day, "reading ahead changes nothing")
+}
+
+func TestScoreHistoryHasAPointPerDay(t *testing.T) {
+	pb := playbooks.Default()
+	h := newHarness(t, testInput(pb))
+	h.at(10, func(c *call) { c.event("one", "meeting_held") })
+	h.run(200.5)
+	hist := h.final.ScoreHistory
+	require.Len(t, hist, 201, "days 0 to 200")
+	for i, p := range hist {
+		assert.Equal(t, i, p.Day)
+	}
+	// Day 24 (14 days after the meeting): half of the 25 points left.
+	assert.InDelta(t, float64(hist[10].Engagement)/2, float64(hist[24].Engagement), 1)
+}
+
+func TestPauseLeavesTheRenewalOnTheCalendar(t *testing.T) {
+	pb := playbooks.Default()
+	in := testInput(pb)
+	in.Account.RenewalDate = testStart.AddDate(0, 0, 200)
+	h := newHarness(t, in)
+	engaged(h, pb)
+	h.at(100, func(c *call) {
+		c.update("pause", workflows.UpdatePause, workflows.PauseRequest{Reason: "customer on holiday"}, nil)
+	})
+	h.at(130, func(c *call) { c.update("resume", workflows.UpdateResume, workflows.ResumeRequest{}, nil) })
+	h.run(215)
+	require.NoError(t, h.results["pause"].rejected)
+	renewal := filter(h.sent(workflows.EntryTask), "renewal:")
+	assert.Contains(t, renewal, "renewal:2026-07-24:90d:csm@110", "90 days before the date, during the pause: the CSM still hears")
+	assert.Contains(t, renewal, "renewal:2026-07-24:30d:csm@170", "30 days before the calendar date, not 30 days late")
+	_, held := h.entry("renewal:2026-07-24:90d:not-sent")
+	assert.True(t, held, "no customer email during the pause")
+	term, ok := h.entry("term:2")
+	require.True(t, ok)
+	assert.InDelta(t, 200, h.wallDay(term.At), 0.01, "the next term begins on the renewal date")
+	// Journey-relative steps moved with the pause: the first QBR (journey
+	// day 180) comes 30 days later on the calendar.
+	assert.Contains(t, h.sent(workflows.EntryTouchpoint), "qbr:d180@210")
+}
+
+func TestBookedHandoffCallNotHeldIsChased(t *testing.T) {
+	pb := playbooks.Default()
+	h := newHarness(t, testInput(pb))
+	h.at(1, func(c *call) { c.event("book", "handoff_booked") })
+	var st workflows.State
+	h.at(5.5, func(c *call) { st = c.state() })
+	h.run(8)
+	assert.NotContains(t, h.sent(workflows.EntryTouchpoint), "handoff:reminder@3", "booked: no 'book your call' reminder")
+	assert.Contains(t, h.sent(workflows.EntryTask), "handoff:booked-reminder@5", "not held by the window's end: the CSM is asked")
+	assert.Contains(t, h.sent(workflows.EntryEscalation), "handoff:booked-escalation@7", "still not: the manager")
+	assert.Contains(t, st.Scores.Reasons, "booked handoff call not recorded as held")
+
+	// A booking that says when: expected the day after the call.
+	h2 := newHarness(t, testInput(pb))
+	h2.at(1, func(c *call) {
+		c.event("book", "handoff_booked", "call_at", testStart.Add(2*testDay).Format(time.RFC3339))
+	})
+	h2.at(2.5, func(c *call) { c.outcome("held", workflows.Outcome{Kind: workflows.OutcomeHandoffHeld}) })
+	h2.run(9)
+	assert.Empty(t, filter(h2.sent(workflows.EntryTask, workflows.EntryEscalation), "handoff:booked"), "held after booking: nothing chases it")
+}
+
+func TestEventCountsFromItsOwnTime(t *testing.T) {
+	pb := playbooks.Default()
+	pb.Touchpoints, pb.Milestones = nil, pb.Milestones[len(pb.Milestones)-1:] // nothing before day 85
+	h := newHarness(t, testInput(pb))
+	var st workflows.State
+	h.at(0.5, func(c *call) { c.outcome("held", workflows.Outcome{Kind: workflows.OutcomeHandoffHeld}) })
+	h.at(22, func(c *call) {
+		old := workflows.EngagementEvent{ID: "old", Type: "meeting_held", Time: c.env.Now().Add(-20 * testDay)}
+		c.update("old", workflows.UpdateEvent, old, nil)
+		future := workflows.EngagementEvent{ID: "future", Type: "login", Time: c.env.Now().Add(time.Hour)}
+		c.update("future", workflows.UpdateEvent, future, nil)
+		before := workflows.EngagementEvent{ID: "before", Type: "login", Time: testStart.Add(-time.Hour)}
+		c.update("before", workflows.UpdateEvent, before, nil)
+	})
+	h.at(22.1, func(c *call) { st = c.state() })
+	h.run(23)
+	require.NoError(t, h.results["old"].rejected)
+	assert.ErrorContains(t, h.results["future"].rejected, "time:")
+	assert.ErrorContains(t, h.results["before"].rejected, "time:")
+	// The meeting was 20 days ago: a quarter-ish of its 25 points remain,
+	// added to the held call's decayed 25.
+	assert.Less(t, st.Scores.Engagement, 25, "an old event counts decayed")
+	assert.Contains(t, st.Scores.Reasons, "no engagement for 20 days", "it does not reset 20 days of silence")
+}
+
+func TestLateWakeWaitsForBusinessHours(t *testing.T) {
+	pb := playbooks.Default()
+	in := testInput(pb)
+	in.DayLength = 24 * time.Hour
+	// The run begins late: its journey began on Saturday, the worker was
+	// down, and it is Monday 03:00 in London now. The welcome is overdue.
+	start := time.Date(2026, 1, 3, 12, 0, 0, 0, time.UTC)
+	in.Carry = &workflows.Carry{
+		Start: start, Term: 1, RenewalDate: in.Account.RenewalDate, CSM: in.CSM,
+		TouchpointsSent: make([]bool, len(pb.Touchpoints)),
+		Handoff:         workflows.HandoffState{CSMTaskSent: true},
+		Adoption:        workflows.AdoptionState{NextQBRDay: 180, NextCheckinDay: 120},
+	}
+	h := newHarness(t, in)
+	h.start = time.Date(2026, 1, 5, 3, 0, 0, 0, time.UTC)
+	h.day = 24 * time.Hour
+	h.run(0.5)
+	e, ok := h.entry("handoff:welcome")
+	require.True(t, ok)
+	assert.Equal(t, time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC), e.At, "not at 03:00: at the next business slot")
+}
+
+func TestPausedJourneyCanBeCancelled(t *testing.T) {
+	pb := playbooks.Default()
+	h := newHarness(t, testInput(pb))
+	h.at(1, func(c *call) {
+		c.update("pause", workflows.UpdatePause, workflows.PauseRequest{Reason: "legal hold"}, nil)
+	})
+	h.run(400)
+	assert.True(t, h.final.Paused)
+	assert.Equal(t, workflows.PhasePaused, h.final.Phase)
+}
+
+func TestTeamAddressEventsAreNotTheCustomers(t *testing.T) {
+	pb := playbooks.Default()
+	h := newHarness(t, testInput(pb))
+	var st workflows.State
+	h.at(1, func(c *call) {
+		c.event("csm-open", "email_open", workflows.EventAttrRecipient, "grace@vendor.example")
+		c.event("champion-open", "email_open", workflows.EventAttrRecipient, "ADA@acme.example")
+		c.update("manager-bounce", workflows.UpdateEmail, workflows.EmailStatus{
+			Status: workflows.EmailSuppressed, Reason: "bounce", Source: "sendgrid", Address: "manager@vendor.example"}, nil)
+	})
+	h.at(1.5, func(c *call) { st = c.state() })
+	h.run(8)
+	assert.Equal(t, 1, st.EventsCounted, "only the champion's open counts")
+	assert.Empty(t, st.EmailBlocked, "the manager's bounce does not stop the champion's mail")
+	assert.Contains(t, h.sent(workflows.EntryTouchpoint), "touchpoint:training-basics@3", "customer email goes on")
+	assert.Contains(t, h.sent(workflows.EntryTask), "email:team:1:notice@1", "the CSM is told to fix the manager's address")
+}
+
+func TestChampionChangeResumesCustomerEmail(t *testing.T) {
+	pb := playbooks.Default()
+	h := newHarness(t, testInput(pb))
+	h.at(1, func(c *call) {
+		c.update("bounce", workflows.UpdateEmail, workflows.EmailStatus{
+			Status: workflows.EmailSuppressed, Reason: "bounce", Source: "sendgrid", Address: "ada@acme.example"}, nil)
+	})
+	h.at(4, func(c *call) {
+		c.update("champion", workflows.UpdateChampion, workflows.ChampionChange{
+			Champion: workflows.Person{Name: "Alan Turing", Email: "alan@acme.example", TimeZone: "Europe/London"}, Reason: "Ada left"}, nil)
+	})
+	h.run(8)
+	require.NoError(t, h.results["champion"].rejected)
+	_, skipped := h.entry("touchpoint:training-basics:not-sent")
+	assert.True(t, skipped, "day 3: emails stopped for Ada's address")
+	webinar, ok := h.entry("touchpoint:webinar-welcome")
+	require.True(t, ok, "day 7: emails resumed for the new champion")
+	assert.Equal(t, "alan@acme.example", webinar.To)
+	assert.Equal(t, "alan@acme.example", h.final.Champion.Email)
+	assert.Empty(t, h.final.EmailBlocked)
+}
+
+func TestEmailKeysAreScopedByJourney(t *testing.T) {
+	h := newHarness(t, testInput(playbooks.Default()))
+	h.run(0.5)
+	msgs, err := h.outbox.List(context.Background())
+	require.NoError(t, err)
+	require.NotEmpty(t, msgs)
+	for _, m := range msgs {
+		assert.Regexp(t, `^customer:acme/j[0-9a-z]+/`, m.Key, "workflow id, journey, step")
+	}
+}
