@@ -170,6 +170,7 @@ type Server struct {
 	mu       sync.Mutex
 	apiKey   string
 	queue    []Answer
+	failFor  map[string]int // recipient address (lower case) -> status
 	requests []*Request
 	accepted []Mail
 }
@@ -209,6 +210,36 @@ func (s *Server) Enqueue(answers ...Answer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.queue = append(s.queue, answers...)
+}
+
+// FailFor answers every send to address (a to, cc or bcc recipient) with
+// status, for good: a mailbox SendGrid keeps refusing. Status 0 lifts it.
+// It takes precedence over the scripted queue.
+func (s *Server) FailFor(address string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failFor == nil {
+		s.failFor = map[string]int{}
+	}
+	if status == 0 {
+		delete(s.failFor, strings.ToLower(address))
+		return
+	}
+	s.failFor[strings.ToLower(address)] = status
+}
+
+// failing is the status FailFor set for one of m's recipients, or 0.
+func (s *Server) failing(m *Mail) int {
+	for _, p := range m.Personalizations {
+		for _, list := range [][]Address{p.To, p.CC, p.BCC} {
+			for _, a := range list {
+				if st := s.failFor[strings.ToLower(a.Email)]; st != 0 {
+					return st
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // Pending is the number of scripted answers not used yet.
@@ -302,7 +333,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	var a Answer
-	if len(s.queue) > 0 {
+	if st := s.failing(m); st != 0 {
+		a.Status = st
+	} else if len(s.queue) > 0 {
 		a, s.queue = s.queue[0], s.queue[1:]
 	}
 	s.mu.Unlock()
