@@ -45,6 +45,15 @@ func FuzzPlaybookParse(f *testing.F) {
 		{"    due_day: 10", "    due_day: ten"},
 		{"    due_day: 10", "    due_day: 99999999999999999999"},
 		{"    due_day: 10", "    due_day: [10, [11]]"},
+		{"    due_day: 10", "    due_day: 3651"},
+		{"high: 2,", "high: 0.04,"},
+		{"  give_up_after_days: 2 ", "  give_up_after_days: 0 "},
+		{"  give_up_after_days: 2 ", "  give_up_after_days: ~ "},
+		{"  give_up_after_days: 2 ", "  give_up_after_days: .nan "},
+		{"  give_up_after_days: 2 ", "  give_up_after_days: [2] "},
+		{"delivery:\n", "delivery: &d\n"},
+		{"id: default", "id: " + strings.Repeat("d", 65)},
+		{"    meeting_held: 25", "    meeting_held: 1e400"},
 	} {
 		if strings.Contains(def, r[0]) {
 			f.Add(strings.Replace(def, r[0], r[1], 1))

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -164,7 +165,27 @@ func child(n *yaml.Node, part string) *yaml.Node {
 	return nil
 }
 
-var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+// Bounds on a playbook. A journey carries its playbook in every run's input
+// and state, so no list or text may grow without limit, and no day count may
+// be so large that a journey's schedule overflows (3650 days: ten years).
+const (
+	MaxMilestones       = 50
+	MaxTouchpoints      = 100
+	MaxLadderSteps      = 10 // per late ladder
+	MaxRenewalReminders = 12
+	MaxDeliverables     = 50 // per milestone
+	MaxEventTypes       = 50
+	MaxIDLen            = 64  // characters: playbook, milestone and touchpoint ids, event types
+	MaxTextLen          = 200 // characters: names, titles, each deliverable
+	MaxDays             = 3650
+	MaxWeight           = 100
+	MinSLADays          = 1.0 / 24 // an hour
+	MaxSLADays          = 365
+	MinGiveUpAfterDays  = 1.0 / 24 // an hour
+	MaxGiveUpAfterDays  = 30
+)
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 var clockPattern = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 
 // finite refuses NaN and infinities, which YAML allows (.nan, .inf) and
@@ -177,16 +198,51 @@ func (v *validator) finite(path string, f float64) bool {
 	return true
 }
 
-func (v *validator) check(p *Playbook) {
-	if !idPattern.MatchString(p.ID) {
-		v.add("id", "must be 1-63 lower-case letters, digits, '-' or '_'")
+// id checks an id's length and characters, and reports whether it is well
+// formed (duplicates are looked for among those only).
+func (v *validator) id(path, s string) bool {
+	if n := utf8.RuneCountInString(s); n > MaxIDLen {
+		v.add(path, "must be at most %d characters, got %d", MaxIDLen, n)
+		return false
 	}
+	if !idPattern.MatchString(s) {
+		v.add(path, "must be 1-%d lower-case letters, digits, '-' or '_', got %q", MaxIDLen, s)
+		return false
+	}
+	return true
+}
+
+// text checks a name, a title or a deliverable: required or not, and at
+// most MaxTextLen characters.
+func (v *validator) text(path, s string, required bool) {
+	if n := utf8.RuneCountInString(s); n > MaxTextLen {
+		v.add(path, "must be at most %d characters, got %d", MaxTextLen, n)
+	} else if required && strings.TrimSpace(s) == "" {
+		v.add(path, "is required")
+	}
+}
+
+// most checks a list's length against its bound.
+func (v *validator) most(path string, n, max int, what string) {
+	if n > max {
+		v.add(path, "must have at most %d %s, got %d", max, what, n)
+	}
+}
+
+// days checks the upper bound of a day count; callers check the lower one,
+// which differs from field to field.
+func (v *validator) days(path string, d int) {
+	if d > MaxDays {
+		v.add(path, "must be at most %d days, got %d", MaxDays, d)
+	}
+}
+
+func (v *validator) check(p *Playbook) {
+	v.id("id", p.ID)
 	if p.Version < 1 {
 		v.add("version", "must be 1 or more")
 	}
-	if strings.TrimSpace(p.Name) == "" {
-		v.add("name", "is required")
-	}
+	v.text("name", p.Name, true)
 	if p.OnboardingDays < 1 || p.OnboardingDays > 365 {
 		v.add("onboarding_days", "must be between 1 and 365, got %d", p.OnboardingDays)
 	}
@@ -199,6 +255,7 @@ func (v *validator) check(p *Playbook) {
 	v.checkComplaints(p.Complaints)
 	v.checkScoring(p.Scoring)
 	v.checkAdoption(p.Adoption)
+	v.checkDelivery(p.Delivery)
 }
 
 func (v *validator) checkBusinessHours(b BusinessHours) {
@@ -227,11 +284,14 @@ func (v *validator) checkHandoff(p *Playbook) {
 	if h.RemindAfterDays < 1 {
 		v.add("handoff.remind_after_days", "must be 1 or more, got %d", h.RemindAfterDays)
 	}
-	if h.EscalateAfterDays <= h.RemindAfterDays {
+	v.days("handoff.remind_after_days", h.RemindAfterDays)
+	switch {
+	case h.EscalateAfterDays <= h.RemindAfterDays:
 		v.add("handoff.escalate_after_days", "must be after remind_after_days (%d), got %d", h.RemindAfterDays, h.EscalateAfterDays)
-	}
-	if p.OnboardingDays > 0 && h.EscalateAfterDays > p.OnboardingDays {
+	case p.OnboardingDays > 0 && h.EscalateAfterDays > p.OnboardingDays:
 		v.add("handoff.escalate_after_days", "day %d is after onboarding ends (day %d)", h.EscalateAfterDays, p.OnboardingDays)
+	default:
+		v.days("handoff.escalate_after_days", h.EscalateAfterDays)
 	}
 }
 
@@ -239,11 +299,13 @@ func (v *validator) checkLadder(path string, steps []LadderStep, required bool) 
 	if required && len(steps) == 0 {
 		v.add(path, "needs at least one step")
 	}
+	v.most(path, len(steps), MaxLadderSteps, "steps")
 	for i, s := range steps {
 		at := fmt.Sprintf("%s[%d]", path, i)
 		if s.AfterDays < 0 {
 			v.add(at+".after_days", "must not be negative, got %d", s.AfterDays)
 		}
+		v.days(at+".after_days", s.AfterDays)
 		if i > 0 && s.AfterDays <= steps[i-1].AfterDays {
 			v.add(at+".after_days", "must be later than the step before (%d)", steps[i-1].AfterDays)
 		}
@@ -257,49 +319,58 @@ func (v *validator) checkMilestones(p *Playbook) {
 	if len(p.Milestones) == 0 {
 		v.add("milestones", "needs at least one milestone")
 	}
+	v.most("milestones", len(p.Milestones), MaxMilestones, "milestones")
 	seen := map[string]int{}
 	for i, m := range p.Milestones {
 		at := fmt.Sprintf("milestones[%d]", i)
-		if !idPattern.MatchString(m.ID) {
-			v.add(at+".id", "must be 1-63 lower-case letters, digits, '-' or '_', got %q", m.ID)
-		} else if first, dup := seen[m.ID]; dup {
-			v.add(at+".id", "duplicate id %q (first at milestones[%d])", m.ID, first)
-		} else {
-			seen[m.ID] = i
+		if v.id(at+".id", m.ID) {
+			if first, dup := seen[m.ID]; dup {
+				v.add(at+".id", "duplicate id %q (first at milestones[%d])", m.ID, first)
+			} else {
+				seen[m.ID] = i
+			}
 		}
-		if strings.TrimSpace(m.Name) == "" {
-			v.add(at+".name", "is required")
-		}
+		v.text(at+".name", m.Name, true)
 		switch {
 		case m.DueDay < 0:
 			v.add(at+".due_day", "must not be negative, got %d", m.DueDay)
 		case p.OnboardingDays > 0 && m.DueDay > p.OnboardingDays:
 			v.add(at+".due_day", "day %d is after onboarding ends (day %d)", m.DueDay, p.OnboardingDays)
+		default:
+			v.days(at+".due_day", m.DueDay)
 		}
 		if !slices.Contains(milestoneOwners, m.Owner) {
 			v.add(at+".owner", "unknown owner %q (use %s)", m.Owner, strings.Join(milestoneOwners, ", "))
+		}
+		v.most(at+".deliverables", len(m.Deliverables), MaxDeliverables, "deliverables")
+		for j, d := range m.Deliverables {
+			v.text(fmt.Sprintf("%s.deliverables[%d]", at, j), d, false)
 		}
 		v.checkLadder(at+".late", m.Late, false)
 	}
 }
 
 func (v *validator) checkTouchpoints(p *Playbook) {
+	v.most("touchpoints", len(p.Touchpoints), MaxTouchpoints, "touchpoints")
 	seen := map[string]int{}
 	for i, t := range p.Touchpoints {
 		at := fmt.Sprintf("touchpoints[%d]", i)
-		if !idPattern.MatchString(t.ID) {
-			v.add(at+".id", "must be 1-63 lower-case letters, digits, '-' or '_', got %q", t.ID)
-		} else if first, dup := seen[t.ID]; dup {
-			v.add(at+".id", "duplicate id %q (first at touchpoints[%d])", t.ID, first)
-		} else {
-			seen[t.ID] = i
+		if v.id(at+".id", t.ID) {
+			if first, dup := seen[t.ID]; dup {
+				v.add(at+".id", "duplicate id %q (first at touchpoints[%d])", t.ID, first)
+			} else {
+				seen[t.ID] = i
+			}
 		}
 		switch {
 		case t.Day < 0:
 			v.add(at+".day", "must not be negative, got %d", t.Day)
 		case p.OnboardingDays > 0 && t.Day > p.OnboardingDays:
 			v.add(at+".day", "day %d is after onboarding ends (day %d)", t.Day, p.OnboardingDays)
+		default:
+			v.days(at+".day", t.Day)
 		}
+		v.text(at+".title", t.Title, false)
 		if !slices.Contains(touchpointKinds, t.Kind) {
 			v.add(at+".kind", "unknown kind %q (use %s)", t.Kind, strings.Join(touchpointKinds, ", "))
 		}
@@ -311,8 +382,11 @@ func (v *validator) checkSilence(s Silence) {
 	if s.ReengageAfterDays < 1 {
 		v.add("silence.reengage_after_days", "must be 1 or more, got %d", s.ReengageAfterDays)
 	}
+	v.days("silence.reengage_after_days", s.ReengageAfterDays)
 	if s.ManagerAfterDays <= s.ReengageAfterDays {
 		v.add("silence.manager_after_days", "must be after reengage_after_days (%d), got %d", s.ReengageAfterDays, s.ManagerAfterDays)
+	} else {
+		v.days("silence.manager_after_days", s.ManagerAfterDays)
 	}
 }
 
@@ -325,6 +399,10 @@ func (v *validator) checkComplaints(c Complaints) {
 			v.add("complaints.sla_days", "missing severity %q", sev)
 		case d <= 0:
 			v.add("complaints.sla_days."+sev, "must be more than 0 days, got %g", d)
+		case d < MinSLADays:
+			v.add("complaints.sla_days."+sev, "must be at least 1 hour (1/24 day, about 0.0417), got %g", d)
+		case d > MaxSLADays:
+			v.add("complaints.sla_days."+sev, "must be at most %d days, got %g", MaxSLADays, d)
 		}
 	}
 	for _, sev := range sortedKeys(c.SLADays) {
@@ -332,24 +410,43 @@ func (v *validator) checkComplaints(c Complaints) {
 			v.add("complaints.sla_days."+sev, "unknown severity %q (use %s)", sev, strings.Join(Severities, ", "))
 		}
 	}
-	if v.finite("complaints.sponsor_after_sla_days", c.SponsorAfterSLADays) && c.SponsorAfterSLADays < 0 {
-		v.add("complaints.sponsor_after_sla_days", "must not be negative, got %g", c.SponsorAfterSLADays)
+	switch f := c.SponsorAfterSLADays; {
+	case !v.finite("complaints.sponsor_after_sla_days", f):
+	case f < 0:
+		v.add("complaints.sponsor_after_sla_days", "must not be negative, got %g", f)
+	case f > MaxSLADays:
+		v.add("complaints.sponsor_after_sla_days", "must be at most %d days, got %g", MaxSLADays, f)
 	}
 }
 
 func (v *validator) checkScoring(s Scoring) {
-	if v.finite("scoring.half_life_days", s.HalfLifeDays) && s.HalfLifeDays <= 0 {
-		v.add("scoring.half_life_days", "must be more than 0, got %g", s.HalfLifeDays)
+	switch f := s.HalfLifeDays; {
+	case !v.finite("scoring.half_life_days", f):
+	case f <= 0:
+		v.add("scoring.half_life_days", "must be more than 0, got %g", f)
+	case f > MaxDays:
+		v.add("scoring.half_life_days", "must be at most %d days, got %g", MaxDays, f)
 	}
 	if len(s.Weights) == 0 {
 		v.add("scoring.weights", "name at least one event type")
 	}
+	if len(s.Weights) > MaxEventTypes {
+		v.add("scoring.weights", "must name at most %d event types, got %d", MaxEventTypes, len(s.Weights))
+	}
 	for _, k := range sortedKeys(s.Weights) {
+		if n := utf8.RuneCountInString(k); n > MaxIDLen {
+			v.add("scoring.weights", "event type %.20q... must be at most %d characters, got %d", k, MaxIDLen, n)
+			continue // its path would repeat the long name
+		}
 		if !idPattern.MatchString(k) {
 			v.add("scoring.weights", "event type %q must be lower-case letters, digits, '-' or '_'", k)
 		}
-		if v.finite("scoring.weights."+k, s.Weights[k]) && s.Weights[k] < 0 {
-			v.add("scoring.weights."+k, "must not be negative, got %g", s.Weights[k])
+		switch w := s.Weights[k]; {
+		case !v.finite("scoring.weights."+k, w):
+		case w < 0:
+			v.add("scoring.weights."+k, "must not be negative, got %g", w)
+		case w > MaxWeight:
+			v.add("scoring.weights."+k, "must be at most %d, got %g", MaxWeight, w)
 		}
 	}
 	if _, ok := s.Weights["pulse"]; !ok {
@@ -374,6 +471,7 @@ func (v *validator) checkScoring(s Scoring) {
 	if s.ResidualDays < 0 {
 		v.add("scoring.residual_days", "must not be negative, got %d", s.ResidualDays)
 	}
+	v.days("scoring.residual_days", s.ResidualDays)
 	if s.SilencePenalty < 0 || s.SilencePenalty > 50 {
 		v.add("scoring.silence_penalty", "must be between 0 and 50, got %d", s.SilencePenalty)
 	}
@@ -383,6 +481,8 @@ func (v *validator) checkAdoption(a Adoption) {
 	if a.CheckinEveryDays < 1 {
 		v.add("adoption.checkin_every_days", "must be 1 or more, got %d", a.CheckinEveryDays)
 	}
+	v.days("adoption.checkin_every_days", a.CheckinEveryDays)
+	v.days("adoption.qbr_every_days", a.QBREveryDays)
 	if a.QBREveryDays < 1 {
 		v.add("adoption.qbr_every_days", "must be 1 or more, got %d", a.QBREveryDays)
 	} else if a.CheckinEveryDays >= 1 && a.CheckinEveryDays%a.QBREveryDays == 0 {
@@ -391,6 +491,7 @@ func (v *validator) checkAdoption(a Adoption) {
 	v.template("adoption.checkin_template", a.CheckinTemplate)
 	v.template("adoption.qbr_template", a.QBRTemplate)
 	v.template("adoption.renewal_template", a.RenewalTemplate)
+	v.most("adoption.renewal_reminder_days", len(a.RenewalReminderDays), MaxRenewalReminders, "reminders")
 	for i, d := range a.RenewalReminderDays {
 		at := fmt.Sprintf("adoption.renewal_reminder_days[%d]", i)
 		if d < 1 || d > 365 {
@@ -400,6 +501,36 @@ func (v *validator) checkAdoption(a Adoption) {
 			v.add(at, "must be fewer days than the reminder before (%d): list them furthest first", a.RenewalReminderDays[i-1])
 		}
 	}
+}
+
+// checkDelivery checks the delivery deadline. It is optional (absent or 0:
+// DefaultGiveUpAfterDays), but a 0 written in the YAML is refused: it reads
+// as "give up at once" or "never", and would silently mean two days.
+func (v *validator) checkDelivery(d Delivery) {
+	const path = "delivery.give_up_after_days"
+	f := d.GiveUpAfterDays
+	if f == 0 && !v.written(path) {
+		return
+	}
+	if v.finite(path, f) && (f < MinGiveUpAfterDays || f > MaxGiveUpAfterDays) {
+		v.add(path, "must be between 1 hour (1/24 day, about 0.0417) and %d days, got %g; leave it out for %g days",
+			MaxGiveUpAfterDays, f, DefaultGiveUpAfterDays)
+	}
+}
+
+// written reports whether path has a non-null value in the YAML (false for
+// a playbook that did not come from YAML).
+func (v *validator) written(path string) bool {
+	n := v.doc
+	if n == nil {
+		return false
+	}
+	for _, part := range splitPath(path) {
+		if n = child(n, part); n == nil {
+			return false
+		}
+	}
+	return n.Tag != "!!null"
 }
 
 func (v *validator) template(path, name string) {
