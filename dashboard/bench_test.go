@@ -141,6 +141,12 @@ func startIdleJourneys(b *testing.B, c client.Client, n int) {
 // signedIn is an HTTP client with a dashboard session (csm).
 func signedIn(tb testing.TB, e *env) *http.Client {
 	tb.Helper()
+	return signedInAs(tb, e, csmKey)
+}
+
+// signedInAs is a client with a session for key's role.
+func signedInAs(tb testing.TB, e *env, key string) *http.Client {
+	tb.Helper()
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar}
 	resp, err := hc.Get(e.URL + "/ui/signin")
@@ -149,7 +155,7 @@ func signedIn(tb testing.TB, e *env) *http.Client {
 	}
 	token := hiddenCSRF.FindStringSubmatch(readBody(resp))[1]
 	resp.Body.Close()
-	resp, err = hc.PostForm(e.URL+"/ui/signin", url.Values{"csrf": {token}, "key": {csmKey}})
+	resp, err = hc.PostForm(e.URL+"/ui/signin", url.Values{"csrf": {token}, "key": {key}})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
+	"github.com/seed-a80403e2/lifecycle/internal/config"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
@@ -33,6 +34,9 @@ type customerData struct {
 	Ended     bool
 	Form      formResult
 	OOB       bool // the record section is an out-of-band swap
+	// ResumeEmail offers "Resume customer email" when email is stopped: to
+	// admins, when the dashboard can reach the suppression list.
+	ResumeEmail bool
 }
 
 // formResult is the outcome of a form posted without JavaScript.
@@ -148,6 +152,7 @@ func (d *Dashboard) showCustomer(c *gin.Context, status int, form formResult) {
 		return
 	}
 	data.Form = form
+	data.ResumeEmail = d.canResumeEmail(c)
 	title := data.State.AccountName
 	if title == "" {
 		title = id
@@ -206,7 +211,10 @@ func (d *Dashboard) act(c *gin.Context) {
 		return
 	}
 	form := c.Param("action")
+	formID := c.DefaultPostForm("form", form)
 	by := "dashboard:" + sessionOf(c).role
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 15*time.Second)
+	defer cancel()
 	var name string
 	var arg any
 	switch form {
@@ -230,13 +238,28 @@ func (d *Dashboard) act(c *gin.Context) {
 		name, arg = workflows.UpdateReassign, workflows.Reassignment{
 			CSM:    workflows.Person{Name: strings.TrimSpace(c.PostForm("csm_name")), Email: strings.TrimSpace(c.PostForm("csm_email"))},
 			Reason: strings.TrimSpace(c.PostForm("reason")), By: by}
+	case "champion":
+		ch := workflows.ChampionChange{
+			Champion: workflows.Person{Name: strings.TrimSpace(c.PostForm("champion_name")), Email: strings.TrimSpace(c.PostForm("champion_email")),
+				TimeZone: strings.TrimSpace(c.PostForm("champion_time_zone"))},
+			Reason: strings.TrimSpace(c.PostForm("reason")), By: by}
+		// The contract's checks, as the journey's validator runs them: the
+		// same message, without a round trip for a mistyped field.
+		if err := workflows.ValidateChampion(ch); err != nil {
+			d.formError(c, id, formID, strings.ReplaceAll(err.Error(), "\n", "; "))
+			return
+		}
+		name, arg = workflows.UpdateChampion, ch
+	case "email":
+		st, ok := d.liftSuppression(ctx, c, id, formID, by)
+		if !ok {
+			return
+		}
+		name, arg = workflows.UpdateEmail, st
 	default:
 		d.fail(c, http.StatusNotFound, "No such action.")
 		return
 	}
-	formID := c.DefaultPostForm("form", form)
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 15*time.Second)
-	defer cancel()
 	h, err := d.opts.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: workflows.WorkflowID(id), UpdateName: name, Args: []any{arg},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
@@ -266,9 +289,56 @@ func (d *Dashboard) act(c *gin.Context) {
 	}
 	data.Form = formResult{Form: formID, Done: "Recorded."}
 	data.OOB = true
+	data.ResumeEmail = d.canResumeEmail(c)
 	c.Header("HX-Retarget", "#live")
 	c.Header("HX-Reswap", "outerHTML")
 	d.render(c, http.StatusOK, "customer", "acted", d.page(c, "", "", data))
+}
+
+func (d *Dashboard) canResumeEmail(c *gin.Context) bool {
+	s := sessionOf(c)
+	return d.opts.Suppressions != nil && s != nil && s.role == config.RoleAdmin
+}
+
+// liftSuppression is the first half of "Resume customer email": it takes
+// the champion's address off the store's suppression list and answers the
+// report that tells the journey. The store goes first: a journey told first
+// would send to an address the mailer still refuses. Admins only, as the
+// suppression came from the customer (an unsubscribe) or their mail server
+// (a bounce). On false it has answered.
+func (d *Dashboard) liftSuppression(ctx context.Context, c *gin.Context, id, formID, by string) (workflows.EmailStatus, bool) {
+	if d.opts.Suppressions == nil {
+		d.fail(c, http.StatusNotFound, "No such action.")
+		return workflows.EmailStatus{}, false
+	}
+	if !d.canResumeEmail(c) {
+		d.fail(c, http.StatusForbidden, "Only an admin may resume customer email.")
+		return workflows.EmailStatus{}, false
+	}
+	var st workflows.State
+	v, err := d.opts.Client.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryState)
+	if err == nil {
+		err = v.Get(&st)
+	}
+	switch {
+	case err != nil:
+		d.temporalFail(c, err)
+		return workflows.EmailStatus{}, false
+	case st.Phase == workflows.PhaseEnded:
+		d.formError(c, id, formID, "This journey has ended; nothing more can be recorded.")
+		return workflows.EmailStatus{}, false
+	case st.EmailBlocked == "":
+		d.formError(c, id, formID, "Customer email is not stopped.")
+		return workflows.EmailStatus{}, false
+	}
+	address := st.Champion.Email
+	if err := d.opts.Suppressions.Unsuppress(ctx, address); err != nil {
+		d.log.Warn("dashboard: lifting a suppression failed", zap.Error(err), zap.String("customer_id", id))
+		d.fail(c, http.StatusServiceUnavailable, "The suppression list could not be changed. Try again in a moment.")
+		return workflows.EmailStatus{}, false
+	}
+	d.log.Info("dashboard: suppression lifted", zap.String("customer_id", id), zap.String("by", by))
+	return workflows.EmailStatus{Status: workflows.EmailActive, Address: address, Reason: "suppression lifted", Source: "dashboard", By: by}, true
 }
 
 // formError shows the validator's message next to the form (422).

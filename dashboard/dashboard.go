@@ -9,6 +9,7 @@ package dashboard
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
 	"html/template"
@@ -23,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/seed-a80403e2/lifecycle/apiserver"
+	"github.com/seed-a80403e2/lifecycle/internal/store"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
@@ -40,13 +42,25 @@ type Options struct {
 	APIKeys map[string]string
 	// Outbox is the local outbox (dev mode); nil hides the outbox page.
 	Outbox apiserver.OutboxReader
-	Logger *zap.Logger
-	Now    func() time.Time
+	// Suppressions is the store's suppression list, which an admin lifts to
+	// resume a customer's email; nil hides that form.
+	Suppressions Suppressions
+	Logger       *zap.Logger
+	Now          func() time.Time
 	// Secure sets the cookies' Secure flag (the public URL is https).
 	Secure bool
 	// SessionTTL bounds a session; 12 hours (a working day) when zero.
 	SessionTTL time.Duration
 }
+
+// Suppressions is the part of the store the dashboard changes.
+type Suppressions interface {
+	// Unsuppress removes email from the suppression list; no error if it
+	// was not on it.
+	Unsuppress(ctx context.Context, email string) error
+}
+
+var _ Suppressions = (*store.Store)(nil)
 
 // Dashboard serves /ui.
 type Dashboard struct {

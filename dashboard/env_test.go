@@ -89,7 +89,7 @@ func startEnv(tb testing.TB, withWorker bool) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dash, err := New(Options{Client: c, Namespace: "default", APIKeys: testKeys, Outbox: st, Logger: zap.NewNop()})
+	dash, err := New(Options{Client: c, Namespace: "default", APIKeys: testKeys, Outbox: st, Suppressions: st, Logger: zap.NewNop()})
 	if err != nil {
 		tb.Fatal(err)
 	}

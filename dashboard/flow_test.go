@@ -11,10 +11,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// browserless signs in over plain HTTP with a cookie jar.
+// browserless signs in as a CSM over plain HTTP with a cookie jar.
 func browserless(t *testing.T, e *env) (*http.Client, string) {
 	t.Helper()
-	hc := signedIn(t, e)
+	return browserlessAs(t, e, csmKey)
+}
+
+// browserlessAs signs in with key and returns the session's CSRF token.
+func browserlessAs(t *testing.T, e *env, key string) (*http.Client, string) {
+	t.Helper()
+	hc := signedInAs(t, e, key)
 	resp, err := hc.Get(e.URL + "/ui")
 	require.NoError(t, err)
 	body := readBody(resp)
