@@ -62,6 +62,26 @@ type Playbook struct {
 	Delivery       Delivery      `yaml:"delivery" json:"delivery,omitzero"`
 }
 
+// Bounds on a playbook. A journey carries its playbook in every run's input
+// and state, so no list or text may grow without limit, and no day count may
+// be so large that a journey's schedule overflows (3650 days: ten years).
+const (
+	MaxMilestones       = 50
+	MaxTouchpoints      = 100
+	MaxLadderSteps      = 10 // per late ladder
+	MaxRenewalReminders = 12
+	MaxDeliverables     = 50 // per milestone
+	MaxEventTypes       = 50
+	MaxIDLen            = 64  // characters: playbook, milestone and touchpoint ids, event types
+	MaxTextLen          = 200 // characters: names, titles, each deliverable
+	MaxDays             = 3650
+	MaxWeight           = 100
+	MinSLADays          = 1.0 / 24 // an hour
+	MaxSLADays          = 365
+	MinGiveUpAfterDays  = 1.0 / 24 // an hour
+	MaxGiveUpAfterDays  = 30
+)
+
 // DefaultGiveUpAfterDays is how long a message is retried when the playbook
 // does not say.
 const DefaultGiveUpAfterDays = 2.0

@@ -63,20 +63,6 @@ func Parse(data []byte) (*Playbook, error) {
 	return &pb, nil
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
-
-// yamlProblem turns a yaml.v3 error ("yaml: line 3: ...") into a Problem.
-func yamlProblem(err error) Problem {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		var line int
-		fmt.Sscan(m[1], &line)
-		return Problem{Line: line, Message: strings.TrimSpace(strings.Split(m[2], "\n")[0])}
-	}
-	return Problem{Line: 1, Message: msg}
-}
-
 // Clone returns a deep copy.
 func (p *Playbook) Clone() *Playbook {
 	b, err := json.Marshal(p)
@@ -110,80 +96,6 @@ type validator struct {
 func (v *validator) add(path string, format string, args ...any) {
 	v.problems = append(v.problems, Problem{Line: v.line(path), Field: path, Message: fmt.Sprintf(format, args...)})
 }
-
-// line finds the line of path in the YAML tree; the nearest existing parent
-// stands in for a missing field.
-func (v *validator) line(path string) int {
-	n := v.doc
-	if n == nil {
-		return 0
-	}
-	line := n.Line
-	for _, part := range splitPath(path) {
-		next := child(n, part)
-		if next == nil {
-			return line
-		}
-		n, line = next, next.Line
-	}
-	return line
-}
-
-func splitPath(path string) []string {
-	var parts []string
-	for _, seg := range strings.Split(path, ".") {
-		name, idx, ok := strings.Cut(seg, "[")
-		if name != "" {
-			parts = append(parts, name)
-		}
-		for ok {
-			var i string
-			i, idx, _ = strings.Cut(idx, "]")
-			parts = append(parts, "["+i)
-			_, idx, ok = strings.Cut(idx, "[")
-		}
-	}
-	return parts
-}
-
-func child(n *yaml.Node, part string) *yaml.Node {
-	if strings.HasPrefix(part, "[") {
-		var i int
-		if _, err := fmt.Sscan(part[1:], &i); err != nil || n.Kind != yaml.SequenceNode || i >= len(n.Content) {
-			return nil
-		}
-		return n.Content[i]
-	}
-	if n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == part {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
-
-// Bounds on a playbook. A journey carries its playbook in every run's input
-// and state, so no list or text may grow without limit, and no day count may
-// be so large that a journey's schedule overflows (3650 days: ten years).
-const (
-	MaxMilestones       = 50
-	MaxTouchpoints      = 100
-	MaxLadderSteps      = 10 // per late ladder
-	MaxRenewalReminders = 12
-	MaxDeliverables     = 50 // per milestone
-	MaxEventTypes       = 50
-	MaxIDLen            = 64  // characters: playbook, milestone and touchpoint ids, event types
-	MaxTextLen          = 200 // characters: names, titles, each deliverable
-	MaxDays             = 3650
-	MaxWeight           = 100
-	MinSLADays          = 1.0 / 24 // an hour
-	MaxSLADays          = 365
-	MinGiveUpAfterDays  = 1.0 / 24 // an hour
-	MaxGiveUpAfterDays  = 30
-)
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 var clockPattern = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
@@ -516,21 +428,6 @@ func (v *validator) checkDelivery(d Delivery) {
 		v.add(path, "must be between 1 hour (1/24 day, about 0.0417) and %d days, got %g; leave it out for %g days",
 			MaxGiveUpAfterDays, f, DefaultGiveUpAfterDays)
 	}
-}
-
-// written reports whether path has a non-null value in the YAML (false for
-// a playbook that did not come from YAML).
-func (v *validator) written(path string) bool {
-	n := v.doc
-	if n == nil {
-		return false
-	}
-	for _, part := range splitPath(path) {
-		if n = child(n, part); n == nil {
-			return false
-		}
-	}
-	return n.Tag != "!!null"
 }
 
 func (v *validator) template(path, name string) {
