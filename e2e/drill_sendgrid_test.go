@@ -66,7 +66,11 @@ func TestDrillSendGridOutage(t *testing.T) {
 		return fake.Pending() == 0 && len(fake.Accepted()) >= 2
 	})
 	time.Sleep(time.Second) // any duplicate would arrive now
-	for _, key := range []string{"customer:outage-co/handoff:welcome", "customer:outage-co/handoff:csm-task"} {
+	for _, step := range []string{"handoff:welcome", "handoff:csm-task"} {
+		mails := fake.AcceptedWith("step", step)
+		require.Len(t, mails, 1, "%s delivered exactly once", step)
+		key := mails[0].CustomArgs["idempotency_key"]
+		assert.Regexp(t, `^customer:outage-co/j[0-9a-f]+/`+step+`$`, key, "keyed by workflow, journey and step")
 		assert.Len(t, fake.AcceptedWith("idempotency_key", key), 1, "%s delivered exactly once", key)
 		e, ok, err := st.LedgerGet(ctx, key)
 		require.NoError(t, err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -59,8 +60,8 @@ func TestDrillWorkerDownWhileEventsArrive(t *testing.T) {
 	}, workflows.CustomerLifecycle, in)
 	require.NoError(t, err)
 	waitFor(t, "the welcome email", 10*time.Second, func() bool {
-		_, ok, _ := st.OutboxGet(ctx, "customer:down-co/handoff:welcome")
-		return ok
+		msgs, _ := st.OutboxList(ctx, "down-co", 50)
+		return slices.ContainsFunc(msgs, func(m store.OutboxMessage) bool { return m.Step == "handoff:welcome" })
 	})
 
 	w.Stop()

@@ -208,6 +208,10 @@ type Complaint struct {
 	Severity string `json:"severity"`
 	Summary  string `json:"summary"`
 	Source   string `json:"source,omitempty"`
+	// Journey, when set (a complaint from an email link), is the journey the
+	// link was issued by: a link from a customer's earlier journey does not
+	// act on the current one.
+	Journey string `json:"journey,omitempty"`
 }
 
 // ComplaintReceipt answers a complaint.
@@ -306,6 +310,11 @@ type StateQuery struct {
 // message event (an open, a click) came from: such an event counts only when
 // it is the champion's current address.
 const EventAttrRecipient = "recipient"
+
+// EventAttrJourney is the engagement-event attribute naming the journey an
+// email link was issued by (State.Journey): a click on a link from the
+// customer's earlier journey is refused, not counted on the current one.
+const EventAttrJourney = "journey"
 
 // IsValidationError tells the API that err came from an update validator (a
 // 422), not from Temporal being unreachable.

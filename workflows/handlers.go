@@ -156,12 +156,25 @@ func (j *journey) validateEvent(ctx workflow.Context, ev EngagementEvent) error 
 	if to := ev.Attributes[EventAttrRecipient]; to != "" && !strings.EqualFold(to, j.champion().Email) {
 		return rejectf("attributes.%s: %s is not the customer's champion; not counted", EventAttrRecipient, to)
 	}
+	if err := j.sameJourney("attributes."+EventAttrJourney, ev.Attributes[EventAttrJourney]); err != nil {
+		return err
+	}
 	if ev.Type == "handoff_booked" && ev.Attributes["call_at"] != "" {
 		if _, err := time.Parse(time.RFC3339, ev.Attributes["call_at"]); err != nil {
 			return rejectf("attributes.call_at: not an RFC 3339 time")
 		}
 	}
 	return nil
+}
+
+// sameJourney refuses a message from a link of another journey of this
+// customer (they churned and came back: the old emails' links are not the
+// new journey's answers).
+func (j *journey) sameJourney(field, journey string) error {
+	if journey == "" || journey == j.c.Chapter {
+		return nil
+	}
+	return rejectf("%s: this link belongs to an earlier journey of this customer (%s; now %s)", field, journey, j.c.Chapter)
 }
 
 func (j *journey) onEvent(ctx workflow.Context, ev EngagementEvent) (EventResult, error) {
@@ -214,6 +227,9 @@ func (j *journey) validateComplaint(c Complaint) error {
 		return err
 	}
 	if err := ValidateComplaint(c); err != nil {
+		return err
+	}
+	if err := j.sameJourney("journey", c.Journey); err != nil {
 		return err
 	}
 	open := 0

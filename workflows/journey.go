@@ -108,13 +108,16 @@ func (in *JourneyInput) validateRun(rev int, now time.Time) error {
 		}
 		return in.Validate()
 	}
+	// The playbook was checked when the journey began and is carried
+	// unchanged: checking it again against newer bounds would fail a journey
+	// that started on a playbook valid then.
 	switch {
 	case in.Playbook == nil:
 		return &FieldError{Field: "playbook", Message: "is required"}
 	case in.DayLength < 100*time.Millisecond:
 		return &FieldError{Field: "day_length", Message: "must be at least 100ms"}
 	}
-	return in.Playbook.Validate()
+	return nil
 }
 
 func (j *journey) initial(now time.Time, firstRunID string) *Carry {
@@ -474,7 +477,7 @@ func (j *journey) state(now time.Time) State {
 		Ended: j.c.Ended, Scores: sc, Handoff: j.c.Handoff, Runs: j.c.Runs,
 		Milestones: j.milestoneViews(now), OpenComplaints: []ComplaintRun{}, EmailBlocked: j.c.EmailBlocked,
 		EventsCounted: j.c.Engagement.Events, ScoreHistory: j.scoreHistory(now),
-		AsOf: now.UTC(), Sending: len(j.c.Sending), Failures: j.c.Failures, Revision: j.rev,
+		Journey: j.c.Chapter, AsOf: now.UTC(), Sending: len(j.c.Sending), Failures: j.c.Failures, Revision: j.rev,
 	}
 	s.Progress = progress(s.Milestones)
 	for _, c := range j.c.Complaints {

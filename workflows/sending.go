@@ -36,6 +36,10 @@ func (j *journey) send(ctx workflow.Context, now time.Time, sr SendRun) {
 	}
 	sr.Since = now.UTC()
 	j.c.Sending = append(j.c.Sending, sr)
+	if sendHook != nil { // tests only (hooks.go)
+		sendHook(ctx, sr.Step, func(ctx workflow.Context) { j.issue(ctx, sr) })
+		return
+	}
 	j.issue(ctx, sr)
 }
 
@@ -53,8 +57,10 @@ func (j *journey) issue(ctx workflow.Context, sr SendRun) {
 	policy.MaximumAttempts = math.MaxInt32
 	opts.RetryPolicy = &policy
 	// What is left of the delivery deadline, and at least one attempt's worth
-	// when a continued run issues a message that was close to it.
-	opts.ScheduleToCloseTimeout = max(j.deadline(sr).Sub(workflow.Now(ctx)), opts.StartToCloseTimeout)
+	// (or the whole deadline, when it is shorter: a demo's short days) when
+	// a continued run issues a message that was close to it.
+	floor := min(opts.StartToCloseTimeout, j.days(j.pb.GiveUpAfterDays()))
+	opts.ScheduleToCloseTimeout = max(j.deadline(sr).Sub(workflow.Now(ctx)), floor)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		actx := workflow.WithActivityOptions(ctx, opts)
 		var f workflow.Future

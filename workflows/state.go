@@ -233,6 +233,9 @@ type State struct {
 	ScoreHistory   []ScorePoint    `json:"score_history"`  // one point per journey day, the last 400
 	EmailBlocked   string          `json:"email_blocked,omitempty"`
 	Runs           int             `json:"runs"`
+	// Journey names this journey among the account's journeys (empty for
+	// journeys before revision 2): a returning customer's is another.
+	Journey string `json:"journey,omitempty"`
 	// AsOf is the moment the state describes: the reader's clock.
 	AsOf time.Time `json:"as_of"`
 	// Sending counts messages in flight; Failures those given up.

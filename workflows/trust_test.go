@@ -366,3 +366,21 @@ func TestEmailKeysAreScopedByJourney(t *testing.T) {
 		assert.Regexp(t, `^customer:acme/j[0-9a-z]+/`, m.Key, "workflow id, journey, step")
 	}
 }
+
+func TestLinksOfAnEarlierJourneyDoNotAct(t *testing.T) {
+	h := newHarness(t, testInput(playbooks.Default()))
+	var journey string
+	h.at(1, func(c *call) {
+		journey = c.state().Journey
+		c.event("old-click", "email_click", workflows.EventAttrJourney, "jearlier")
+		c.update("old-help", workflows.UpdateComplaint, workflows.Complaint{Severity: "low", Summary: "help", Source: "email", Journey: "jearlier"}, nil)
+		c.update("new-help", workflows.UpdateComplaint, workflows.Complaint{Severity: "low", Summary: "help", Source: "email", Journey: journey}, nil)
+	})
+	h.run(2)
+	require.NotEmpty(t, journey)
+	assert.Len(t, h.final.OpenComplaints, 1, "only the current journey's link filed a complaint")
+	assert.ErrorContains(t, h.results["old-help"].rejected, "journey: this link belongs to an earlier journey")
+	_, counted := h.entry("event:old-click")
+	assert.False(t, counted, "the old link's click does not count")
+	assert.Equal(t, 1, h.final.EventsCounted, "the current journey's complaint only")
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -252,11 +253,13 @@ func welcomeAction(t *testing.T, dataDir, customer, action string) string {
 	defer st.Close()
 	var url string
 	waitUntil(t, "the welcome email", 10*time.Second, func() bool {
-		m, ok, err := st.OutboxGet(context.Background(), "customer:"+customer+"/handoff:welcome")
+		msgs, err := st.OutboxList(context.Background(), customer, 100)
 		require.NoError(t, err)
-		if !ok {
+		i := slices.IndexFunc(msgs, func(m store.OutboxMessage) bool { return m.Step == "handoff:welcome" })
+		if i < 0 {
 			return false
 		}
+		m := msgs[i]
 		var actions []struct{ ID, URL string }
 		require.NoError(t, json.Unmarshal([]byte(m.ActionsJSON), &actions))
 		for _, a := range actions {
