@@ -285,7 +285,12 @@ func (j *journey) run(ctx workflow.Context) (State, error) {
 			return j.continueAsNew(ctx)
 		}
 		next, ok := j.nextWake(now)
-		if !ok || !next.Equal(timerAt) {
+		// Since revision 2 a timer that fires before the next wake is kept:
+		// waking early costs one fired timer, while cancelling and starting
+		// one for every event that moves the next wake later (the silence
+		// clock, a decay) cost two history events per event.
+		early := j.rev >= 2 && timer != nil && (!ok || timerAt.Before(next))
+		if !early && (!ok || !next.Equal(timerAt)) {
 			if cancel != nil {
 				cancel()
 			}
