@@ -14,16 +14,33 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/seed-a80403e2/lifecycle/internal/links"
+	"github.com/seed-a80403e2/lifecycle/internal/store"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
-// Store is what the email pages and webhooks need of the store.
+// Store is what the email pages, the webhooks, the suppression routes and
+// journey starts need of the store (*store.Store).
 type Store interface {
-	UseToken(ctx context.Context, tokenID, result string, at time.Time) (bool, error)
+	ClaimToken(ctx context.Context, tokenID string, at time.Time, takeOverAfter time.Duration) (claimed bool, result string, err error)
+	FinishToken(ctx context.Context, tokenID, result string) error
+	ReleaseToken(ctx context.Context, tokenID string) error
 	TokenResult(ctx context.Context, tokenID string) (string, bool, error)
 	Suppress(ctx context.Context, email, reason string, at time.Time) error
-	SeenWebhookEvent(ctx context.Context, eventID string, at time.Time) (bool, error)
+	Suppressed(ctx context.Context, email string) (reason string, ok bool, err error)
+	Unsuppress(ctx context.Context, email string) error
+	ClaimWebhookEvent(ctx context.Context, eventID string, at time.Time) (done bool, err error)
+	WebhookEventDone(ctx context.Context, eventID string, at time.Time) error
+	RecordDeal(ctx context.Context, d store.Deal) (store.Deal, error)
+	Deal(ctx context.Context, dealID string) (store.Deal, bool, error)
 }
+
+// actionTakeOver is how long a use being applied stays its clicker's: a
+// server that died mid-way leaves it pending, and a click after this long
+// applies it again (the journey deduplicates). Well over applyTimeout.
+const (
+	applyTimeout   = 15 * time.Second
+	actionTakeOver = 2 * time.Minute
+)
 
 // action describes what an email button does, in the customer's words.
 type action struct {
@@ -100,15 +117,25 @@ func (s *Server) actionPage(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if result, used, err := s.opts.Store.TokenResult(c.Request.Context(), cl.UseID()); err == nil && used {
+	result, used, err := s.opts.Store.TokenResult(c.Request.Context(), cl.UseID())
+	switch {
+	case err == nil && used && result == store.TokenPending:
+		showPage(c, http.StatusOK, beingRecorded)
+	case err == nil && used:
 		showPage(c, http.StatusOK, pageData{Title: "Already recorded", Message: "We already have your answer: " + result + "."})
-		return
+	default:
+		showPage(c, http.StatusOK, pageData{Title: a.question, Message: "One click confirms it.", Confirm: "Yes, confirm"})
 	}
-	showPage(c, http.StatusOK, pageData{Title: a.question, Message: "One click confirms it.", Confirm: "Yes, confirm"})
 }
 
-// act (POST) records the action once: the journey update is idempotent by
-// the token's use id, and the store remembers the use.
+var beingRecorded = pageData{Title: "Being recorded", Message: "We are recording your answer from another click. Open the link again in a minute to see it."}
+
+// act (POST) records the action once. The use is claimed in the store
+// first, and only the request that claimed it updates the journey: a
+// second click, a sibling answer of the same email (another face of the
+// pulse) or twenty at once find the claim and change nothing. A failed
+// update releases the claim, so the customer can try again; a successful
+// one stores its result.
 func (s *Server) act(c *gin.Context) {
 	cl, a, ok := s.claims(c)
 	if !ok {
@@ -116,39 +143,58 @@ func (s *Server) act(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	useID := cl.UseID()
-	if result, used, err := s.opts.Store.TokenResult(ctx, useID); err == nil && used {
+	log := s.log.With(zap.String("customer_id", cl.CustomerID), zap.String("action", cl.Action), zap.String("step", cl.Step),
+		zap.String("use_id", useID), zap.String("request_id", c.GetString("request_id")))
+	claimed, result, err := s.opts.Store.ClaimToken(ctx, useID, s.opts.Now(), actionTakeOver)
+	switch {
+	case err != nil:
+		log.Error("email action: the use could not be claimed", zap.Error(err))
+		showPage(c, http.StatusServiceUnavailable, tryAgain)
+		return
+	case !claimed && result == store.TokenPending:
+		showPage(c, http.StatusAccepted, beingRecorded)
+		return
+	case !claimed:
 		showPage(c, http.StatusOK, pageData{Title: "Already recorded", Message: "We already have your answer: " + result + "."})
 		return
 	}
-	err := s.apply(c, cl, useID)
+	err = s.apply(c, cl, useID)
+	if err == nil || workflows.IsDuplicateEvent(err) {
+		if err := s.opts.Store.FinishToken(ctx, useID, strings.ToLower(strings.TrimSuffix(a.question, "?"))); err != nil {
+			// Applied; the use stays pending (every click answers "being
+			// recorded") until a click after actionTakeOver applies it again.
+			log.Error("email action applied but its result not stored", zap.Error(err))
+		}
+		showPage(c, http.StatusOK, pageData{Title: "Recorded", Message: a.done})
+		return
+	}
+	// Nothing was recorded: the use is not spent.
+	if err := s.opts.Store.ReleaseToken(ctx, useID); err != nil {
+		log.Error("email action failed and its use not released", zap.Error(err))
+	}
 	switch {
-	case err == nil, workflows.IsDuplicateEvent(err):
 	case workflows.IsJourneyEnded(err), isCompleted(err), isNotFound(err):
 		showPage(c, http.StatusGone, pageData{Title: "Nothing to record", Message: "This customer journey is no longer active. Nothing was recorded."})
-		return
 	case workflows.IsValidationError(err):
 		showPage(c, http.StatusConflict, pageData{Title: "Nothing to record", Message: "This answer no longer applies. Nothing was recorded."})
-		return
 	default:
-		s.log.Error("email action failed", zap.Error(err), zap.String("customer_id", cl.CustomerID), zap.String("action", cl.Action))
-		showPage(c, http.StatusServiceUnavailable, pageData{Title: "Please try again", Message: "We could not record your answer just now. Please try again in a minute."})
-		return
+		log.Error("email action failed", zap.Error(err))
+		showPage(c, http.StatusServiceUnavailable, tryAgain)
 	}
-	if _, err := s.opts.Store.UseToken(ctx, useID, strings.ToLower(strings.TrimSuffix(a.question, "?")), s.opts.Now()); err != nil {
-		s.log.Error("token use not stored", zap.Error(err), zap.String("customer_id", cl.CustomerID))
-	}
-	showPage(c, http.StatusOK, pageData{Title: "Recorded", Message: a.done})
 }
+
+var tryAgain = pageData{Title: "Please try again", Message: "We could not record your answer just now. Please try again in a minute."}
 
 // apply turns an action into the journey's message.
 func (s *Server) apply(c *gin.Context, cl links.Claims, useID string) error {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), applyTimeout)
 	defer cancel()
 	id := workflows.WorkflowID(cl.CustomerID)
 	send := func(name string, arg any) error {
 		return s.updateWorkflow(ctx, id, name, "action:"+useID, arg, nil)
 	}
-	event := workflows.EngagementEvent{ID: "action-" + useID, Source: "email:" + cl.Step, Time: s.opts.Now().UTC(), Attributes: map[string]string{"action": cl.Action}}
+	// No time of its own: the click happens at the journey's now.
+	event := workflows.EngagementEvent{ID: "action-" + useID, Source: "email:" + cl.Step, Attributes: map[string]string{"action": cl.Action}}
 	switch cl.Action {
 	case "book_handoff":
 		event.Type = "handoff_booked"
@@ -164,7 +210,9 @@ func (s *Server) apply(c *gin.Context, cl links.Claims, useID string) error {
 		if err := s.opts.Store.Suppress(ctx, cl.Email, "unsubscribe", s.opts.Now()); err != nil {
 			return err
 		}
-		err := send(workflows.UpdateEmail, workflows.EmailStatus{Status: workflows.EmailSuppressed, Reason: "unsubscribe", Source: "email link"})
+		// The journey decides what the address means: the champion's stops
+		// customer email; a former champion's is only recorded.
+		err := send(workflows.UpdateEmail, workflows.EmailStatus{Status: workflows.EmailSuppressed, Reason: "unsubscribe", Source: "email link", Address: cl.Email})
 		if workflows.IsValidationError(err) {
 			return nil // already stopped
 		}

@@ -282,6 +282,9 @@ func TestAuthRoles(t *testing.T) {
 		{"POST", "/v1/customers/x/outcomes", integKey},
 		{"POST", "/v1/customers/x/pause", salesKey},
 		{"POST", "/v1/customers/x/complaints", salesKey},
+		{"PUT", "/v1/customers/x/champion", integKey},
+		{"GET", "/v1/suppressions?email=a@b.example", csmKey},
+		{"DELETE", "/v1/suppressions/a@b.example", csmKey},
 	} {
 		status, body := e.do(tc.method, tc.path, tc.key, map[string]any{})
 		assert.Equal(t, http.StatusForbidden, status, "%s %s", tc.method, tc.path)
@@ -431,7 +434,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 	status, body := e.do("GET", "/metrics", "", nil)
 	require.Equal(t, http.StatusOK, status)
 	text := body["raw"].(string)
-	assert.Contains(t, text, `lifecycle_http_request_duration_seconds_count{method="GET",route="/v1/customers/:id",status="404"}`)
+	assert.Contains(t, text, `lifecycle_http_request_duration_seconds_count{method="GET",route="/v1/customers/:id",status="4xx"}`)
 	assert.Contains(t, text, "temporal_request_total", "the Temporal client's metrics")
 }
 

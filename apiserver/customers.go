@@ -13,7 +13,10 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"go.uber.org/zap"
 
+	"github.com/seed-a80403e2/lifecycle/internal/config"
+	"github.com/seed-a80403e2/lifecycle/internal/store"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
@@ -68,9 +71,23 @@ func (s *Server) startCustomer(c *gin.Context) {
 
 // start begins a journey; the workflow ID from the account id and the FAIL
 // conflict policy make exactly one start win however many arrive at once.
+// A deal starts one journey, ever: a deal id already used by a journey that
+// is no longer running is refused (409), so a CRM replaying an old deal
+// never starts a customer over; a new deal for an account whose journey
+// ended (churned, offboarded) starts the account's next journey.
 func (s *Server) start(c *gin.Context, req StartRequest) {
 	pb := s.opts.Playbook
 	if req.PlaybookYAML != "" {
+		// A playbook decides what customers are sent and when: an admin's
+		// choice, not something a deal or a sales key may bring along.
+		if role := c.GetString("role"); role != config.RoleAdmin {
+			who := "the " + role + " role"
+			if role == "" {
+				who = "the deal webhook"
+			}
+			fail(c, http.StatusForbidden, "forbidden", who+" cannot choose a playbook: only an admin may pass playbook_yaml; leave it out for the default playbook", "playbook_yaml")
+			return
+		}
 		custom, err := playbooks.Parse([]byte(req.PlaybookYAML))
 		if err != nil {
 			fail(c, http.StatusUnprocessableEntity, "invalid_playbook", err.Error(), "playbook_yaml")
@@ -81,20 +98,27 @@ func (s *Server) start(c *gin.Context, req StartRequest) {
 	in := workflows.JourneyInput{
 		Account:  workflows.Account{ID: req.Account.ID, Name: req.Account.Name, Plan: req.Account.Plan, RenewalDate: req.Account.RenewalDate.Time},
 		Champion: req.Champion, CSM: req.CSM, ManagerEmail: req.ManagerEmail, SponsorEmail: req.SponsorEmail,
-		DealID: req.DealID, Playbook: pb, DayLength: s.opts.DayLength, Revision: workflows.Revision,
+		DealID: req.DealID, Playbook: pb, DayLength: s.opts.DayLength,
 	}
-	if err := in.Validate(); err != nil {
+	if err := in.ValidateStart(s.opts.Now()); err != nil {
 		invalid(c, firstError(err))
-		return
-	}
-	if !in.Account.RenewalDate.After(s.opts.Now()) {
-		fail(c, http.StatusUnprocessableEntity, "invalid_field", "account.renewal_date: must be in the future", "account.renewal_date")
 		return
 	}
 	body := StartResponse{CustomerID: in.Account.ID, WorkflowID: workflows.WorkflowID(in.Account.ID)}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
 	defer cancel()
-	_, err := s.opts.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	if s.opts.Store != nil {
+		d, used, err := s.opts.Store.Deal(ctx, in.DealID)
+		if err != nil {
+			s.storeError(c, err, "deal lookup", in.Account.ID)
+			return
+		}
+		if used {
+			s.usedDeal(c, ctx, d, in, body)
+			return
+		}
+	}
+	run, err := s.opts.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       body.WorkflowID,
 		TaskQueue:                workflows.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
@@ -109,13 +133,99 @@ func (s *Server) start(c *gin.Context, req StartRequest) {
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started):
-		c.JSON(http.StatusOK, body)
+		// The account's journey runs: this deal joins it (today's duplicate,
+		// or another deal of a customer already on their journey).
+		s.joinJourney(c, ctx, in, body)
 	case err != nil:
 		s.temporalError(c, err, in.Account.ID)
 	default:
+		if !s.recordDeal(c, ctx, in, run.GetRunID()) {
+			return
+		}
 		c.Header("Location", "/v1/customers/"+in.Account.ID)
 		c.JSON(http.StatusCreated, body)
 	}
+}
+
+// joinJourney answers a deal whose account's journey already runs: 200, and
+// the deal is recorded as that journey's, so it never starts another.
+func (s *Server) joinJourney(c *gin.Context, ctx context.Context, in workflows.JourneyInput, body StartResponse) {
+	firstRun, running, err := s.journeyOf(ctx, in.Account.ID)
+	switch {
+	case err != nil:
+		s.temporalError(c, err, in.Account.ID)
+	case !running:
+		// Ended between the start and now: the CRM's retry starts the next journey.
+		fail(c, http.StatusServiceUnavailable, "retry", fmt.Sprintf("the journey of customer %q ended just now; retry", in.Account.ID), "")
+	case s.opts.Store == nil:
+		c.JSON(http.StatusOK, body)
+	default:
+		d, err := s.opts.Store.RecordDeal(ctx, store.Deal{DealID: in.DealID, AccountID: in.Account.ID, RunID: firstRun, StartedAt: s.opts.Now()})
+		if err != nil {
+			s.storeError(c, err, "deal record", in.Account.ID)
+			return
+		}
+		s.usedDeal(c, ctx, d, in, body)
+	}
+}
+
+// usedDeal answers a deal already recorded: 200 while the journey it
+// belongs to runs, 409 deal_already_used once that journey is over.
+func (s *Server) usedDeal(c *gin.Context, ctx context.Context, d store.Deal, in workflows.JourneyInput, body StartResponse) {
+	refuse := func(why string) {
+		fail(c, http.StatusConflict, "deal_already_used",
+			fmt.Sprintf("deal %q was used by a journey of customer %q that %s; a deal starts one journey, ever: send the new deal's id", d.DealID, d.AccountID, why), "deal_id")
+	}
+	if d.AccountID != in.Account.ID {
+		refuse("is another customer's")
+		return
+	}
+	firstRun, running, err := s.journeyOf(ctx, in.Account.ID)
+	switch {
+	case err != nil:
+		s.temporalError(c, err, in.Account.ID)
+	case running && firstRun == d.RunID:
+		c.JSON(http.StatusOK, body)
+	default:
+		refuse("is no longer running")
+	}
+}
+
+// recordDeal keeps the deal that started the journey whose first run is
+// runID. A failed write answers 503: the journey runs, and the CRM's retry
+// joins it and records the deal then.
+func (s *Server) recordDeal(c *gin.Context, ctx context.Context, in workflows.JourneyInput, runID string) bool {
+	if s.opts.Store == nil {
+		return true
+	}
+	if _, err := s.opts.Store.RecordDeal(ctx, store.Deal{DealID: in.DealID, AccountID: in.Account.ID, RunID: runID, StartedAt: s.opts.Now()}); err != nil {
+		s.storeError(c, err, "deal record after the start", in.Account.ID)
+		return false
+	}
+	return true
+}
+
+// journeyOf describes the account's current journey: the first run of its
+// chain (the journey's identity across continue-as-new) and whether it
+// runs. No journey at all is not running, not an error.
+func (s *Server) journeyOf(ctx context.Context, accountID string) (firstRun string, running bool, err error) {
+	resp, err := s.opts.Client.DescribeWorkflowExecution(ctx, workflows.WorkflowID(accountID), "")
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	info := resp.GetWorkflowExecutionInfo()
+	return info.GetFirstRunId(), info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
+}
+
+// storeError answers 503 for a store that failed: the request may be retried.
+func (s *Server) storeError(c *gin.Context, err error, what, customerID string) {
+	s.log.Error("store failed", zap.String("what", what), zap.Error(err), zap.String("customer_id", customerID),
+		zap.String("request_id", c.GetString("request_id")))
+	fail(c, http.StatusServiceUnavailable, "store_unavailable", "the store did not answer; retry", "")
 }
 
 func firstError(err error) error {
@@ -135,14 +245,14 @@ func customerID(c *gin.Context) (string, bool) {
 	return id, true
 }
 
-func (s *Server) query(c *gin.Context, name string, out any) {
+func (s *Server) query(c *gin.Context, name string, out any, args ...any) {
 	id, ok := customerID(c)
 	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
 	defer cancel()
-	v, err := s.opts.Client.QueryWorkflow(ctx, workflows.WorkflowID(id), "", name)
+	v, err := s.opts.Client.QueryWorkflow(ctx, workflows.WorkflowID(id), "", name, args...)
 	if err == nil {
 		err = v.Get(out)
 	}
@@ -153,7 +263,11 @@ func (s *Server) query(c *gin.Context, name string, out any) {
 	c.JSON(http.StatusOK, out)
 }
 
-func (s *Server) getCustomer(c *gin.Context) { s.query(c, workflows.QueryState, &workflows.State{}) }
+// getCustomer answers the state as of now, not as of the journey's last
+// wake-up: day, decayed scores, health and overdue milestones are true when read.
+func (s *Server) getCustomer(c *gin.Context) {
+	s.query(c, workflows.QueryState, &workflows.State{}, workflows.StateQuery{At: s.opts.Now()})
+}
 
 func (s *Server) getTimeline(c *gin.Context) {
 	s.query(c, workflows.QueryTimeline, &workflows.Timeline{})
@@ -204,13 +318,18 @@ func (s *Server) postEvent(c *gin.Context) {
 		invalid(c, err)
 		return
 	}
-	if ev.Time.IsZero() {
-		ev.Time = s.opts.Now().UTC()
-	}
 	if c.Query("async") == "true" {
+		// Applied later, maybe much later: it counts from when it came.
+		if ev.Time.IsZero() {
+			ev.Time = s.opts.Now().UTC()
+		}
 		s.queueEvent(c, id, ev)
 		return
 	}
+	// Applied now: without a time of its own it happens at the journey's
+	// now, so neither this server's clock running ahead nor a journey whose
+	// first task has not run yet can make it "in the future" or "before the
+	// journey began".
 	var res workflows.EventResult
 	err := s.update(c, id, workflows.UpdateEvent, ev, &res)
 	switch {
@@ -238,31 +357,45 @@ func (s *Server) queueEvent(c *gin.Context, id string, ev workflows.EngagementEv
 
 func (s *Server) postComplaint(c *gin.Context) {
 	var req workflows.Complaint
-	s.write(c, workflows.UpdateComplaint, &req, &workflows.ComplaintReceipt{}, http.StatusCreated)
+	s.write(c, workflows.UpdateComplaint, &req, &workflows.ComplaintReceipt{}, http.StatusCreated,
+		func() error { return workflows.ValidateComplaint(req) })
 }
 
 func (s *Server) postOutcome(c *gin.Context) {
 	var req workflows.Outcome
-	s.write(c, workflows.UpdateOutcome, &req, &workflows.State{}, http.StatusOK)
+	s.write(c, workflows.UpdateOutcome, &req, &workflows.State{}, http.StatusOK,
+		func() error { return workflows.ValidateOutcomeFields(req, s.opts.Now()) })
 }
 
 func (s *Server) pause(c *gin.Context) {
 	var req workflows.PauseRequest
-	s.write(c, workflows.UpdatePause, &req, &workflows.State{}, http.StatusOK)
+	s.write(c, workflows.UpdatePause, &req, &workflows.State{}, http.StatusOK,
+		func() error { return workflows.ValidatePause(req) })
 }
 
 func (s *Server) resume(c *gin.Context) {
 	var req workflows.ResumeRequest
-	s.write(c, workflows.UpdateResume, &req, &workflows.State{}, http.StatusOK)
+	s.write(c, workflows.UpdateResume, &req, &workflows.State{}, http.StatusOK,
+		func() error { return workflows.ValidateResume(req) })
 }
 
 func (s *Server) reassign(c *gin.Context) {
 	var req workflows.Reassignment
-	s.write(c, workflows.UpdateReassign, &req, &workflows.State{}, http.StatusOK)
+	s.write(c, workflows.UpdateReassign, &req, &workflows.State{}, http.StatusOK,
+		func() error { return workflows.ValidateReassign(req) })
 }
 
-// write decodes req, sends it as an update and answers its result.
-func (s *Server) write(c *gin.Context, update string, req, out any, status int) {
+// putChampion replaces the customer's champion contact.
+func (s *Server) putChampion(c *gin.Context) {
+	var req workflows.ChampionChange
+	s.write(c, workflows.UpdateChampion, &req, &workflows.State{}, http.StatusOK,
+		func() error { return workflows.ValidateChampion(req) })
+}
+
+// write decodes req, checks its fields with check (422 naming the field,
+// before anything reaches Temporal: the journey's history keeps what it is
+// sent), sends it as an update and answers its result.
+func (s *Server) write(c *gin.Context, update string, req, out any, status int, check func() error) {
 	id, ok := customerID(c)
 	if !ok {
 		return
@@ -271,6 +404,10 @@ func (s *Server) write(c *gin.Context, update string, req, out any, status int) 
 		if !decode(c, req) {
 			return
 		}
+	}
+	if err := check(); err != nil {
+		invalid(c, firstError(err))
+		return
 	}
 	if err := s.update(c, id, update, req, out); err != nil {
 		s.temporalError(c, err, id)

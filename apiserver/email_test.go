@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -127,12 +128,22 @@ func TestUnsubscribeLinkStopsEmail(t *testing.T) {
 	e := newEnv(t)
 	status, _ := e.do("POST", "/v1/customers", salesKey, startBody("acme-unsub"))
 	require.Equal(t, http.StatusCreated, status)
+	// A former champion's address (an old email's link) is suppressed, and
+	// the journey only records it.
 	status, html := e.page("POST", "/a/"+e.links.Token(links.Link{CustomerID: "acme-unsub", Step: "handoff:welcome", Action: "unsubscribe", Email: "ada@unsub.example"}))
 	require.Equal(t, http.StatusOK, status, html)
 	reason, ok, err := e.store.Suppressed(context.Background(), "ada@unsub.example")
 	require.NoError(t, err)
 	assert.True(t, ok)
 	assert.Equal(t, "unsubscribe", reason)
+	assert.Nil(t, e.state("acme-unsub")["email_blocked"], "not the champion's address: customer email goes on")
+
+	// The champion's own link stops customer email.
+	status, html = e.page("POST", "/a/"+e.links.Token(links.Link{CustomerID: "acme-unsub", Step: "touchpoint:checkin-14", Action: "unsubscribe", Email: "ada@acme-unsub.example"}))
+	require.Equal(t, http.StatusOK, status, html)
+	_, ok, err = e.store.Suppressed(context.Background(), "ada@acme-unsub.example")
+	require.NoError(t, err)
+	assert.True(t, ok)
 	assert.Equal(t, "unsubscribe", e.state("acme-unsub")["email_blocked"])
 }
 
@@ -157,32 +168,56 @@ func (e *env) sendgridPost(key *ecdsa.PrivateKey, ts int64, body []byte) (int, m
 
 func TestSendGridWebhook(t *testing.T) {
 	e := newEnv(t)
-	status, _ := e.do("POST", "/v1/customers", salesKey, startBody("acme-sg"))
+	deal := startBody("acme-sg")
+	deal["csm"].(map[string]any)["email"] = "grace@sg-vendor.example" // suppressed below: not the shared CSM
+	status, _ := e.do("POST", "/v1/customers", salesKey, deal)
 	require.Equal(t, http.StatusCreated, status)
 	now := time.Now().Unix()
+	// When SendGrid saw it: after the journey began (its start had a
+	// fraction of this second), as a real event is after the email.
+	at := now + 1
 	batch, _ := json.Marshal([]map[string]any{
-		{"email": "ada@acme.example", "event": "open", "sg_event_id": "ev-open-1", "timestamp": now, "customer_id": "acme-sg", "step": "handoff:welcome"},
-		{"email": "ada@acme.example", "event": "click", "sg_event_id": "ev-click-1", "timestamp": now, "customer_id": "acme-sg"},
-		{"email": "ada@acme.example", "event": "delivered", "sg_event_id": "ev-del-1", "timestamp": now, "customer_id": "acme-sg"},
-		{"email": "ada@acme.example", "event": "brand_new_event", "sg_event_id": "ev-new-1", "timestamp": now},
+		{"email": "ada@acme-sg.example", "event": "open", "sg_event_id": "ev-open-1", "timestamp": at, "customer_id": "acme-sg", "step": "handoff:welcome", "kind": "customer"},
+		// Mail sent before the kind existed: the journey checks the recipient.
+		{"email": "ADA@acme-sg.example", "event": "click", "sg_event_id": "ev-click-1", "timestamp": at, "customer_id": "acme-sg"},
+		{"email": "old-champion@acme-sg.example", "event": "click", "sg_event_id": "ev-click-2", "timestamp": at, "customer_id": "acme-sg"},
+		// The CSM reading their task is not the customer engaging.
+		{"email": "grace@sg-vendor.example", "event": "open", "sg_event_id": "ev-open-csm", "timestamp": at, "customer_id": "acme-sg", "kind": "csm"},
+		{"email": "ada@acme-sg.example", "event": "delivered", "sg_event_id": "ev-del-1", "timestamp": at, "customer_id": "acme-sg"},
+		{"email": "ada@acme-sg.example", "event": "brand_new_event", "sg_event_id": "ev-new-1", "timestamp": now},
 	})
 	status, body := e.sendgridPost(e.sgKey, now, batch)
 	require.Equal(t, http.StatusOK, status, body)
-	assert.EqualValues(t, 2, body["applied"])
-	assert.EqualValues(t, 1, body["acknowledged"])
-	assert.EqualValues(t, 1, body["unknown"])
+	assert.Equal(t, map[string]any{"applied": 2.0, "refused": 1.0, "not_customer": 1.0, "acknowledged": 1.0, "unknown": 1.0}, body)
 	scores := e.state("acme-sg")["scores"].(map[string]any)
-	assert.EqualValues(t, 10, scores["engagement"], "open 2 + click 8")
+	assert.EqualValues(t, 10, scores["engagement"], "open 2 + click 8; neither the CSM's open nor a former address's click")
 
 	status, body = e.sendgridPost(e.sgKey, now, batch)
 	require.Equal(t, http.StatusOK, status)
-	assert.EqualValues(t, 4, body["duplicate"], "the same events again")
+	assert.Equal(t, map[string]any{"duplicate": 6.0}, body, "the same events again")
 	assert.EqualValues(t, 10, e.state("acme-sg")["scores"].(map[string]any)["engagement"], "counted once")
 
-	bounce, _ := json.Marshal([]map[string]any{{"email": "Ada@acme-SG.example", "event": "bounce", "sg_event_id": "ev-b-1", "timestamp": now, "customer_id": "acme-sg", "reason": "550 no such user"}})
+	// The CSM's address bounces: it is suppressed, the journey is told and
+	// tasks someone to fix it, and customer email goes on.
+	bounce, _ := json.Marshal([]map[string]any{{"email": "Grace@SG-vendor.example", "event": "bounce", "sg_event_id": "ev-b-csm", "timestamp": at, "customer_id": "acme-sg", "kind": "csm", "reason": "550 no such user"}})
+	status, body = e.sendgridPost(e.sgKey, now, bounce)
+	require.Equal(t, http.StatusOK, status, body)
+	_, suppressed, err := e.store.Suppressed(context.Background(), "grace@sg-vendor.example")
+	require.NoError(t, err)
+	assert.True(t, suppressed, "the address the event names")
+	_, suppressed, err = e.store.Suppressed(context.Background(), "ada@acme-sg.example")
+	require.NoError(t, err)
+	assert.False(t, suppressed, "not the champion's")
+	assert.Nil(t, e.state("acme-sg")["email_blocked"], "a team address never stops customer email")
+	status, tl := e.do("GET", "/v1/customers/acme-sg/timeline", csmKey, nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Contains(t, fmt.Sprint(tl["entries"]), "grace@sg-vendor.example", "the journey recorded the team bounce")
+
+	// The champion's address bounces: customer email stops.
+	bounce, _ = json.Marshal([]map[string]any{{"email": "Ada@acme-SG.example", "event": "bounce", "sg_event_id": "ev-b-1", "timestamp": at, "customer_id": "acme-sg", "kind": "customer", "reason": "550 no such user"}})
 	status, _ = e.sendgridPost(e.sgKey, now, bounce)
 	require.Equal(t, http.StatusOK, status)
-	_, suppressed, err := e.store.Suppressed(context.Background(), "ada@acme-sg.example")
+	_, suppressed, err = e.store.Suppressed(context.Background(), "ada@acme-sg.example")
 	require.NoError(t, err)
 	assert.True(t, suppressed)
 	assert.Equal(t, "bounce", e.state("acme-sg")["email_blocked"], "the journey stops customer email and tasks the CSM")
@@ -237,8 +272,17 @@ func TestDevOutboxPage(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond)
 	_, html := e.page("GET", "/dev/outbox?customer=acme-box")
 	assert.Contains(t, html, "http://lifecycle.test/a/", "working action links")
-	assert.Contains(t, html, "/dev/outbox/view?key=customer%3aacme-box%2fhandoff%3awelcome")
-	status, view := e.page("GET", "/dev/outbox/view?key=customer:acme-box/handoff:welcome")
+	var key string
+	msgs, err := e.store.OutboxList(context.Background(), "acme-box", 10)
+	require.NoError(t, err)
+	for _, m := range msgs {
+		if m.Step == "handoff:welcome" {
+			key = m.Key
+		}
+	}
+	require.NotEmpty(t, key)
+	assert.Contains(t, html, "/dev/outbox/view?key="+strings.ToLower(url.QueryEscape(key)))
+	status, view := e.page("GET", "/dev/outbox/view?key="+url.QueryEscape(key))
 	assert.Equal(t, http.StatusOK, status)
 	assert.Contains(t, view, "<!doctype html>")
 	status, _ = e.page("GET", "/dev/outbox/view?key=nope")

@@ -82,13 +82,26 @@ func decode(c *gin.Context, v any) bool {
 
 var fieldPrefix = regexp.MustCompile(`^([a-z_]+(?:[.\[][a-z0-9_\]]+)*): (.+)$`)
 
-// invalid answers 422, naming the field when the message starts with one.
-func invalid(c *gin.Context, err error) {
-	msg := err.Error()
+// rejectionMessage is a validator's message without Temporal's wrapping.
+func rejectionMessage(err error) string {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
-		msg = appErr.Message()
+		return appErr.Message()
 	}
+	return err.Error()
+}
+
+// clipText shortens what a caller sent before it is quoted back.
+func clipText(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}
+
+// invalid answers 422, naming the field when the message starts with one.
+func invalid(c *gin.Context, err error) {
+	msg := rejectionMessage(err)
 	var fe *workflows.FieldError
 	if errors.As(err, &fe) {
 		fail(c, http.StatusUnprocessableEntity, "invalid_field", msg, fe.Field)

@@ -70,6 +70,9 @@ var fzNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 type fzAPI struct {
 	h     http.Handler
 	sgKey *ecdsa.PrivateKey
+	// sgDone are the SendGrid event ids the API has applied (marked done
+	// in its store): a later event with one of them is a duplicate.
+	sgDone map[string]bool
 }
 
 func newFuzzAPI(f *testing.F) *fzAPI {
@@ -96,15 +99,21 @@ func newFuzzAPI(f *testing.F) *fzAPI {
 		MaxBody: fzMaxBody, Now: func() time.Time { return fzNow },
 		Store: st, SendGridKey: &sgKey.PublicKey,
 	})
-	return &fzAPI{h: api.Handler(), sgKey: sgKey}
+	return &fzAPI{h: api.Handler(), sgKey: sgKey, sgDone: map[string]bool{}}
 }
 
-// post sends one request and checks the properties every answer has.
+// post sends one POST and checks the properties every answer has.
 func (a *fzAPI) post(t *testing.T, path, key string, body []byte, header map[string]string) (int, []byte) {
+	t.Helper()
+	return a.send(t, http.MethodPost, path, key, body, header)
+}
+
+// send sends one request and checks the properties every answer has.
+func (a *fzAPI) send(t *testing.T, method, path, key string, body []byte, header map[string]string) (int, []byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), fzTimeout)
 	defer cancel()
-	req := httptest.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(body))
+	req := httptest.NewRequestWithContext(ctx, method, path, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
@@ -116,9 +125,9 @@ func (a *fzAPI) post(t *testing.T, path, key string, body []byte, header map[str
 	start := time.Now()
 	a.h.ServeHTTP(rec, req)
 	if took := time.Since(start); took >= fzTimeout {
-		t.Fatalf("POST %s took %v (body %q)", path, took, fzShort(body))
+		t.Fatalf("%s %s took %v (body %q)", method, path, took, fzShort(body))
 	}
-	fzCheckAnswer(t, "POST "+path, body, rec)
+	fzCheckAnswer(t, method+" "+path, body, rec)
 	return rec.Code, rec.Body.Bytes()
 }
 
@@ -184,6 +193,7 @@ func fzShort(b []byte) string {
 
 // fzRoute is a customer route with a JSON body.
 type fzRoute struct {
+	put    bool // PUT, not POST
 	path   string
 	key    string
 	newReq func() any
@@ -194,17 +204,38 @@ type fzRoute struct {
 	emptyOK bool
 }
 
-func fzOnly503(t *testing.T, _ any, status int, answer []byte) {
-	t.Helper()
-	if status != http.StatusServiceUnavailable {
-		t.Fatalf("a decoded body answered %d %s; the route has no checks of its own, want 503", status, answer)
+func (r fzRoute) method() string {
+	if r.put {
+		return http.MethodPut
+	}
+	return http.MethodPost
+}
+
+// fzFields models a route whose fields the API checks with a workflows
+// validator: 422 exactly when it refuses them, else Temporal (503).
+func fzFields[T any](validate func(T) error) func(t *testing.T, req any, status int, answer []byte) {
+	return func(t *testing.T, req any, status int, answer []byte) {
+		t.Helper()
+		want := http.StatusServiceUnavailable
+		if validate(*req.(*T)) != nil {
+			want = http.StatusUnprocessableEntity
+		}
+		if status != want {
+			t.Fatalf("a decoded %T answered %d %s; want %d (the fields' validator decides)", req, status, answer, want)
+		}
 	}
 }
 
 var fzRoutes = map[string]fzRoute{
 	"start": {path: "/v1/customers", key: fzSalesKey, newReq: func() any { return new(apiserver.StartRequest) },
-		check: func(t *testing.T, _ any, status int, answer []byte) {
+		check: func(t *testing.T, req any, status int, answer []byte) {
 			t.Helper()
+			if req.(*apiserver.StartRequest).PlaybookYAML != "" {
+				if status != http.StatusForbidden {
+					t.Fatalf("a start with a playbook from a sales key answered %d %s; want 403", status, answer)
+				}
+				return
+			}
 			if status != http.StatusUnprocessableEntity && status != http.StatusServiceUnavailable {
 				t.Fatalf("a decoded start answered %d %s; want 422 or 503", status, answer)
 			}
@@ -221,18 +252,25 @@ var fzRoutes = map[string]fzRoute{
 				t.Fatalf("an event without an id answered %d %s; want 422", status, answer)
 			}
 		}},
-	"complaints": {path: "/v1/customers/acme/complaints", key: fzCSMKey, newReq: func() any { return new(workflows.Complaint) }, check: fzOnly503},
-	"outcomes":   {path: "/v1/customers/acme/outcomes", key: fzCSMKey, newReq: func() any { return new(workflows.Outcome) }, check: fzOnly503},
-	"pause":      {path: "/v1/customers/acme/pause", key: fzCSMKey, newReq: func() any { return new(workflows.PauseRequest) }, check: fzOnly503},
-	"resume":     {path: "/v1/customers/acme/resume", key: fzCSMKey, newReq: func() any { return new(workflows.ResumeRequest) }, check: fzOnly503, emptyOK: true},
-	"reassign":   {path: "/v1/customers/acme/reassign", key: fzCSMKey, newReq: func() any { return new(workflows.Reassignment) }, check: fzOnly503},
+	"complaints": {path: "/v1/customers/acme/complaints", key: fzCSMKey, newReq: func() any { return new(workflows.Complaint) },
+		check: fzFields(workflows.ValidateComplaint)},
+	"outcomes": {path: "/v1/customers/acme/outcomes", key: fzCSMKey, newReq: func() any { return new(workflows.Outcome) },
+		check: fzFields(func(o workflows.Outcome) error { return workflows.ValidateOutcomeFields(o, fzNow) })},
+	"pause": {path: "/v1/customers/acme/pause", key: fzCSMKey, newReq: func() any { return new(workflows.PauseRequest) },
+		check: fzFields(workflows.ValidatePause)},
+	"resume": {path: "/v1/customers/acme/resume", key: fzCSMKey, newReq: func() any { return new(workflows.ResumeRequest) },
+		check: fzFields(workflows.ValidateResume), emptyOK: true},
+	"reassign": {path: "/v1/customers/acme/reassign", key: fzCSMKey, newReq: func() any { return new(workflows.Reassignment) },
+		check: fzFields(workflows.ValidateReassign)},
+	"champion": {put: true, path: "/v1/customers/acme/champion", key: fzCSMKey, newReq: func() any { return new(workflows.ChampionChange) },
+		check: fzFields(workflows.ValidateChampion)},
 }
 
 // fzJSONModel posts body to a customer route and checks the expected status.
 func (a *fzAPI) fzJSONModel(t *testing.T, name string, body []byte) {
 	t.Helper()
 	r := fzRoutes[name]
-	status, answer := a.post(t, r.path, r.key, body, nil)
+	status, answer := a.send(t, r.method(), r.path, r.key, body, nil)
 	req := r.newReq()
 	valid := fzStrict(body, req)
 	switch {
@@ -352,6 +390,17 @@ func FuzzCustomerResume(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) { a.fzJSONModel(t, "resume", body) })
 }
 
+func FuzzCustomerChampion(f *testing.F) {
+	a := newFuzzAPI(f)
+	fzAddAll(f,
+		`{"champion": {"name": "Katherine Johnson", "email": "katherine@acme.example", "time_zone": "America/New_York"}, "reason": "Ada left"}`,
+		`{"champion": {"name": "Katherine Johnson", "email": "katherine@acme.example", "time_zone": "Mars/Olympus"}}`,
+		`{"champion": {"name": "", "email": "not-an-email"}}`,
+		`{"champion": "katherine@acme.example"}`,
+	)
+	f.Fuzz(func(t *testing.T, body []byte) { a.fzJSONModel(t, "champion", body) })
+}
+
 func FuzzCustomerReassign(f *testing.F) {
 	a := newFuzzAPI(f)
 	fzAddAll(f,
@@ -373,7 +422,7 @@ func FuzzOversizedBody(f *testing.F) {
 	f.Add(uint8(5), []byte(``), byte('x'), uint16(0))
 	f.Add(uint8(7), []byte(`{"event": "x", "deal": {}, "pad": "`), byte('x'), uint16(3))
 	f.Add(uint8(8), []byte(`[{"event": "open", "email": "`), byte('a'), uint16(3))
-	names := []string{"start", "events", "complaints", "outcomes", "pause", "resume", "reassign"}
+	names := []string{"start", "events", "complaints", "outcomes", "pause", "resume", "reassign", "champion"}
 	f.Fuzz(func(t *testing.T, route uint8, prefix []byte, pad byte, extra uint16) {
 		if len(prefix) > fzMaxBody {
 			prefix = prefix[:fzMaxBody]
@@ -382,7 +431,7 @@ func FuzzOversizedBody(f *testing.F) {
 		switch i := int(route) % (len(names) + 2); {
 		case i < len(names):
 			r := fzRoutes[names[i]]
-			status, answer := a.post(t, r.path, r.key, body, nil)
+			status, answer := a.send(t, r.method(), r.path, r.key, body, nil)
 			fzOversize(t, names[i], status, answer, body, fzStrict(body, r.newReq()))
 		case i == len(names):
 			ts := fzNow.Unix()
@@ -445,6 +494,10 @@ func (a *fzAPI) dealModel(t *testing.T, body []byte, tsText, sig string) {
 		if status != http.StatusAccepted || json.Unmarshal(answer, &got) != nil || got["ignored"] != hook.Event {
 			t.Fatalf("deal webhook: event %q answered %d %s; want 202 {\"ignored\": event}", hook.Event, status, answer)
 		}
+	case hook.Deal.PlaybookYAML != "":
+		if status != http.StatusForbidden {
+			t.Fatalf("deal webhook: a deal with a playbook answered %d %s; want 403; body %q", status, answer, fzShort(body))
+		}
 	default:
 		if status != http.StatusUnprocessableEntity && status != http.StatusServiceUnavailable {
 			t.Fatalf("deal webhook: a decoded closed-won deal answered %d %s; want 422 or 503; body %q", status, answer, fzShort(body))
@@ -494,6 +547,7 @@ type fzSGEvent struct {
 	CustomerID string `json:"customer_id"`
 	Key        string `json:"idempotency_key"`
 	Step       string `json:"step"`
+	Kind       string `json:"kind"`
 }
 
 func (a *fzAPI) sgHeaders(t *testing.T, ts int64, body []byte) map[string]string {
@@ -544,18 +598,28 @@ func (a *fzAPI) sgModel(t *testing.T, body []byte, hdr map[string]string, signed
 		return
 	}
 	// An event reaches Temporal (unreachable: the batch answers 503 retry)
-	// when it has an id and a valid customer id and is an open, a click or
-	// a suppression with an email.
+	// when it has an id not applied before and a valid customer id, and is
+	// an open or a click of the customer's own email (kind customer or
+	// none) or a suppression of a valid address. An event that does not is
+	// applied (its id done) whatever becomes of the rest of the batch.
 	reaches := false
 	for _, ev := range events {
-		if ev.EventID == "" || len(ev.EventID) > 200 || !workflows.ValidAccountID(ev.CustomerID) {
+		if ev.EventID == "" || len(ev.EventID) > 200 || a.sgDone[ev.EventID] {
 			continue
 		}
-		switch ev.Event {
-		case "open", "click":
+		needs := false
+		if workflows.ValidAccountID(ev.CustomerID) {
+			switch ev.Event {
+			case "open", "click":
+				needs = (ev.Kind == "" || ev.Kind == "customer") && len("sg-"+ev.EventID) <= 200 && len(ev.Step) <= 1000 && len(ev.Email) <= 1000
+			case "bounce", "dropped", "spamreport", "unsubscribe", "group_unsubscribe":
+				needs = ev.Email != "" && workflows.ValidateEmailStatusFields(workflows.EmailStatus{Address: ev.Email}) == nil
+			}
+		}
+		if needs {
 			reaches = true
-		case "bounce", "dropped", "spamreport", "unsubscribe", "group_unsubscribe":
-			reaches = reaches || ev.Email != ""
+		} else {
+			a.sgDone[ev.EventID] = true
 		}
 	}
 	if reaches {

@@ -59,6 +59,7 @@ type sendgridEvent struct {
 	CustomerID string `json:"customer_id"`
 	Key        string `json:"idempotency_key"`
 	Step       string `json:"step"`
+	Kind       string `json:"kind"` // "customer" or a team role; absent on mail sent before it existed
 }
 
 var suppressing = map[string]bool{"bounce": true, "dropped": true, "spamreport": true, "unsubscribe": true, "group_unsubscribe": true}
@@ -115,59 +116,95 @@ func eventLabel(e string) string {
 	return "unknown"
 }
 
-// sendgridEvent applies one event. Effects are idempotent (the journey
-// dedupes event ids, suppression is a set), so the seen-id record comes
-// after them: a failed batch is retried in full and loses nothing.
+// sendgridEvent applies one event at most once. Its id is claimed before
+// its effects and marked done after them: a done id is a duplicate and
+// does nothing. An id still claimed (an earlier attempt failed or crashed
+// mid-way, or a concurrent delivery is applying it) is applied again, which
+// is safe: the journey dedupes updates by their id (sg:<event id>) and
+// events by theirs, and suppression is a set. A failure leaves the id
+// claimed, and SendGrid's retry of the batch applies it again.
 func (s *Server) sendgridEvent(ctx context.Context, ev sendgridEvent) (string, error) {
 	if ev.EventID == "" || len(ev.EventID) > 200 {
 		return "invalid", nil
 	}
-	now := s.opts.Now()
-	known := workflows.ValidAccountID(ev.CustomerID)
-	var err error
-	result := "applied"
-	switch {
-	case ev.Event == "open" || ev.Event == "click":
-		if !known {
-			return "no_customer", nil
-		}
-		typ := map[string]string{"open": "email_open", "click": "email_click"}[ev.Event]
-		err = s.updateWorkflow(ctx, workflows.WorkflowID(ev.CustomerID), workflows.UpdateEvent, "sg:"+ev.EventID,
-			workflows.EngagementEvent{ID: "sg-" + ev.EventID, Type: typ, Source: "sendgrid", Time: time.Unix(ev.Timestamp, 0).UTC(),
-				Attributes: map[string]string{"step": ev.Step}}, nil)
-	case suppressing[ev.Event]:
-		if ev.Email == "" {
-			return "invalid", nil
-		}
-		if err = s.opts.Store.Suppress(ctx, ev.Email, ev.Event, now); err != nil {
-			return "", err
-		}
-		if known {
-			err = s.updateWorkflow(ctx, workflows.WorkflowID(ev.CustomerID), workflows.UpdateEmail, "sg:"+ev.EventID,
-				workflows.EmailStatus{Status: workflows.EmailSuppressed, Reason: ev.Event, Source: "sendgrid"}, nil)
-		}
-	case ignoredKnown[ev.Event]:
-		result = "acknowledged"
-	default:
-		result = "unknown"
-	}
-	switch {
-	case err == nil:
-	case workflows.IsDuplicateEvent(err), workflows.IsValidationError(err):
-		// Already counted, or emails already stopped: nothing more to do.
-	case workflows.IsJourneyEnded(err), isCompleted(err), isNotFound(err):
-		result = "no_customer"
-	default:
-		return "", err
-	}
-	first, err := s.opts.Store.SeenWebhookEvent(ctx, ev.EventID, now)
+	done, err := s.opts.Store.ClaimWebhookEvent(ctx, ev.EventID, s.opts.Now())
 	if err != nil {
 		return "", err
 	}
-	if !first {
+	if done {
 		return "duplicate", nil
 	}
+	result, err := s.applySendGridEvent(ctx, ev)
+	if err != nil {
+		return "", err
+	}
+	if err := s.opts.Store.WebhookEventDone(ctx, ev.EventID, s.opts.Now()); err != nil {
+		return "", err
+	}
 	return result, nil
+}
+
+// applySendGridEvent turns an event into the journey's message. Opens and
+// clicks are engagement only for the customer's own email; a suppressing
+// event suppresses the address it names and tells the journey, which
+// decides what that address is (its champion: customer email stops; a team
+// address: someone is tasked to fix it).
+func (s *Server) applySendGridEvent(ctx context.Context, ev sendgridEvent) (string, error) {
+	known := workflows.ValidAccountID(ev.CustomerID)
+	var err error
+	switch {
+	case ev.Event == "open" || ev.Event == "click":
+		if ev.Kind != "" && ev.Kind != "customer" {
+			return "not_customer", nil // a team notice read by the team
+		}
+		if !known {
+			return "no_customer", nil
+		}
+		event := workflows.EngagementEvent{ID: "sg-" + ev.EventID, Type: map[string]string{"open": "email_open", "click": "email_click"}[ev.Event],
+			Source: "sendgrid", Attributes: map[string]string{}}
+		if ev.Timestamp > 0 {
+			event.Time = time.Unix(ev.Timestamp, 0).UTC()
+		}
+		if ev.Step != "" {
+			event.Attributes["step"] = ev.Step
+		}
+		if ev.Email != "" {
+			// Mail sent before kind existed may be a team notice: the
+			// journey counts it only from its champion's address.
+			event.Attributes[workflows.EventAttrRecipient] = ev.Email
+		}
+		if workflows.ValidateEventShape(event) != nil {
+			return "invalid", nil
+		}
+		err = s.updateWorkflow(ctx, workflows.WorkflowID(ev.CustomerID), workflows.UpdateEvent, "sg:"+ev.EventID, event, nil)
+	case suppressing[ev.Event]:
+		status := workflows.EmailStatus{Status: workflows.EmailSuppressed, Reason: ev.Event, Source: "sendgrid", Address: ev.Email}
+		if ev.Email == "" || workflows.ValidateEmailStatusFields(status) != nil {
+			return "invalid", nil
+		}
+		if err := s.opts.Store.Suppress(ctx, ev.Email, ev.Event, s.opts.Now()); err != nil {
+			return "", err
+		}
+		if !known {
+			return "applied", nil
+		}
+		err = s.updateWorkflow(ctx, workflows.WorkflowID(ev.CustomerID), workflows.UpdateEmail, "sg:"+ev.EventID, status, nil)
+	case ignoredKnown[ev.Event]:
+		return "acknowledged", nil
+	default:
+		return "unknown", nil
+	}
+	switch {
+	case err == nil:
+		return "applied", nil
+	case workflows.IsDuplicateEvent(err):
+		return "duplicate", nil
+	case workflows.IsValidationError(err):
+		return "refused", nil // not the champion's address, emails already stopped, ...
+	case workflows.IsJourneyEnded(err), isCompleted(err), isNotFound(err):
+		return "no_customer", nil
+	}
+	return "", err
 }
 
 func newSendGridCounter(reg *prometheus.Registry) *prometheus.CounterVec {

@@ -79,7 +79,7 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, log: opts.Logger, router: gin.New()}
 	s.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "lifecycle_http_request_duration_seconds",
-		Help:    "HTTP request latency by route and status.",
+		Help:    "HTTP request latency by method, route template and status class (closed label sets).",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 14),
 	}, []string{"method", "route", "status"})
 	opts.Registry.MustRegister(s.duration)
@@ -145,6 +145,9 @@ func (s *Server) routes() {
 	v1.POST("/customers/:id/pause", s.auth(config.RoleCSM), s.pause)
 	v1.POST("/customers/:id/resume", s.auth(config.RoleCSM), s.resume)
 	v1.POST("/customers/:id/reassign", s.auth(config.RoleCSM), s.reassign)
+	v1.PUT("/customers/:id/champion", s.auth(config.RoleCSM), s.putChampion)
+	v1.GET("/suppressions", s.auth(config.RoleAdmin), s.getSuppression)
+	v1.DELETE("/suppressions/:email", s.auth(config.RoleAdmin), s.liftSuppression)
 	v1.POST("/webhooks/deals", s.dealWebhook)
 	v1.POST("/webhooks/sendgrid", s.sendgridWebhook)
 }
@@ -183,7 +186,7 @@ func (s *Server) accessLog(c *gin.Context) {
 	}
 	status := c.Writer.Status()
 	elapsed := time.Since(start)
-	s.duration.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Observe(elapsed.Seconds())
+	s.duration.WithLabelValues(methodLabel(c.Request.Method), route, statusClass(status)).Observe(elapsed.Seconds())
 	fields := []zap.Field{
 		zap.String("method", c.Request.Method), zap.String("route", route), zap.Int("status", status),
 		zap.Duration("latency", elapsed), zap.String("request_id", c.GetString("request_id")),
@@ -196,6 +199,28 @@ func (s *Server) accessLog(c *gin.Context) {
 		fields = append(fields, zap.String("role", role))
 	}
 	s.log.Info("http", fields...)
+}
+
+// Metric labels come from closed sets, so that no client can grow /metrics
+// by inventing methods or paths: the method if it is a standard one, the
+// route template (never the raw path), the status class.
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true,
+	http.MethodDelete: true, http.MethodHead: true, http.MethodOptions: true,
+}
+
+func methodLabel(m string) string {
+	if knownMethods[m] {
+		return m
+	}
+	return "other"
+}
+
+func statusClass(status int) string {
+	if status < 100 || status > 599 {
+		return "other"
+	}
+	return strconv.Itoa(status/100) + "xx"
 }
 
 // recover logs a panic with its stack and answers 500 without details.

@@ -103,6 +103,29 @@ var migrations = []migration{
 			`CREATE INDEX outbox_customer_seq ON outbox (customer_id, seq)`,
 		},
 	},
+	{
+		version: 2,
+		name:    "webhook events claimed before their effects, deals used by journeys",
+		// Rows already there were recorded after their effects: done.
+		sqlite: []string{
+			`ALTER TABLE webhook_events ADD COLUMN state TEXT NOT NULL DEFAULT 'done' CHECK (state IN ('claimed', 'done'))`,
+			`CREATE TABLE deals (
+				deal_id    TEXT PRIMARY KEY,
+				account_id TEXT NOT NULL,
+				run_id     TEXT NOT NULL DEFAULT '', -- the journey's first run
+				started_at TEXT NOT NULL
+			)`,
+		},
+		postgres: []string{
+			`ALTER TABLE webhook_events ADD COLUMN state TEXT NOT NULL DEFAULT 'done' CHECK (state IN ('claimed', 'done'))`,
+			`CREATE TABLE deals (
+				deal_id    TEXT PRIMARY KEY,
+				account_id TEXT NOT NULL,
+				run_id     TEXT NOT NULL DEFAULT '', -- the journey's first run
+				started_at TIMESTAMPTZ NOT NULL
+			)`,
+		},
+	},
 }
 
 var createSchemaMigrations = map[string]string{

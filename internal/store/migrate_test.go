@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,26 +32,27 @@ func TestMigrationsIdempotent(t *testing.T) {
 			_, ok, err = s.OutboxGet(ctx, "m")
 			require.NoError(t, err)
 			assert.True(t, ok)
-			assert.Equal(t, []int{1}, appliedVersions(t, s))
+			assert.Equal(t, allVersions(), appliedVersions(t, s))
 
 			// A later migration is applied once, on top.
+			last := migrations[len(migrations)-1].version
 			next := append(migrations[:len(migrations):len(migrations)], migration{
-				version: 2, name: "test", sqlite: []string{`CREATE TABLE extra (x INTEGER)`},
+				version: last + 1, name: "test", sqlite: []string{`CREATE TABLE extra (x INTEGER)`},
 				postgres: []string{`CREATE TABLE extra (x INTEGER)`},
 			})
 			require.NoError(t, s.migrate(ctx, next))
 			require.NoError(t, s.migrate(ctx, next))
-			assert.Equal(t, []int{1, 2}, appliedVersions(t, s))
+			assert.Equal(t, append(allVersions(), last+1), appliedVersions(t, s))
 
 			// A failing migration leaves nothing behind, not even its first statement.
 			bad := append(next[:len(next):len(next)], migration{
-				version: 3, name: "broken", sqlite: []string{`CREATE TABLE partial (x INTEGER)`, `NOT SQL`},
+				version: last + 2, name: "broken", sqlite: []string{`CREATE TABLE partial (x INTEGER)`, `NOT SQL`},
 				postgres: []string{`CREATE TABLE partial (x INTEGER)`, `NOT SQL`},
 			})
 			err = s.migrate(ctx, bad)
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), "migration 3 (broken)")
-			assert.Equal(t, []int{1, 2}, appliedVersions(t, s))
+			assert.Contains(t, err.Error(), fmt.Sprintf("migration %d (broken)", last+2))
+			assert.Equal(t, append(allVersions(), last+1), appliedVersions(t, s))
 			_, err = s.db.ExecContext(ctx, `INSERT INTO partial (x) VALUES (1)`)
 			assert.Error(t, err, "table partial exists")
 		})
@@ -84,7 +87,7 @@ func TestConcurrentOpen(t *testing.T) {
 			var opened []*Store
 			for s := range stores {
 				opened = append(opened, s)
-				assert.Equal(t, []int{1}, appliedVersions(t, s))
+				assert.Equal(t, allVersions(), appliedVersions(t, s))
 			}
 
 			// Separate processes writing the same id at once: one first, no
@@ -94,7 +97,7 @@ func TestConcurrentOpen(t *testing.T) {
 			for _, s := range opened {
 				for range 10 {
 					wg.Go(func() {
-						first, err := s.UseToken(context.Background(), "tok", "r", time.Now())
+						first, _, err := s.ClaimToken(context.Background(), "tok", time.Now(), time.Hour)
 						firsts <- first
 						errs <- err
 					})
@@ -118,6 +121,59 @@ func TestConcurrentOpen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMigration2KeepsSeenEvents: event ids recorded before version 2 were
+// recorded after their effects, so they stay duplicates; deals start empty.
+func TestMigration2KeepsSeenEvents(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			databaseURL, dataDir := b.fresh(t)
+			s, err := Open(ctx, databaseURL, dataDir)
+			require.NoError(t, err)
+			require.NoError(t, s.Close())
+			// Rebuild the database as version 1 left it.
+			s = openT(t, databaseURL, dataDir)
+			for _, stmt := range []string{`DROP TABLE deals`, `DROP TABLE webhook_events`, `DELETE FROM schema_migrations WHERE version > 1`} {
+				_, err := s.db.ExecContext(ctx, stmt)
+				require.NoError(t, err)
+			}
+			v1 := migrations[0].sqlite
+			if s.Driver() == driverPostgres {
+				v1 = migrations[0].postgres
+			}
+			for _, stmt := range v1 {
+				if strings.Contains(stmt, "webhook_events") {
+					_, err := s.db.ExecContext(ctx, stmt)
+					require.NoError(t, err)
+				}
+			}
+			_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO webhook_events (event_id, seen_at) VALUES (?, ?)`), "old-ev", s.timeArg(at(1)))
+			require.NoError(t, err)
+			assert.Equal(t, []int{1}, appliedVersions(t, s))
+
+			require.NoError(t, s.migrate(ctx, migrations))
+			assert.Equal(t, allVersions(), appliedVersions(t, s))
+			done, err := s.ClaimWebhookEvent(ctx, "old-ev", at(2))
+			require.NoError(t, err)
+			assert.True(t, done, "an event seen before the upgrade is a duplicate")
+			done, err = s.ClaimWebhookEvent(ctx, "new-ev", at(2))
+			require.NoError(t, err)
+			assert.False(t, done)
+			_, ok, err := s.Deal(ctx, "deal-1")
+			require.NoError(t, err)
+			assert.False(t, ok)
+		})
+	}
+}
+
+func allVersions() []int {
+	var vs []int
+	for _, m := range migrations {
+		vs = append(vs, m.version)
+	}
+	return vs
 }
 
 func appliedVersions(t *testing.T, s *Store) []int {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -101,19 +102,51 @@ func (s *Store) Unsuppress(ctx context.Context, email string) error {
 	return err
 }
 
-// UseToken records a single-use action token id with its result. first is
-// true only for the first call with that id, ever, also among concurrent
-// callers: the primary key decides, not a read before the write.
-func (s *Store) UseToken(ctx context.Context, tokenID, result string, at time.Time) (first bool, err error) {
+// TokenPending is the result of a token use that is being applied.
+const TokenPending = "pending"
+
+// ClaimToken records a use of the action token id tokenID before it is
+// applied. claimed is true for exactly one caller, also among concurrent
+// ones: the primary key decides. Only that caller applies the action, then
+// calls FinishToken (applied) or ReleaseToken (failed; the customer may try
+// again). A pending claim older than takeOverAfter belongs to a caller that
+// died mid-way: the next ClaimToken takes it over and applies the action
+// again, which the journey deduplicates. When claimed is false, result is
+// the stored result: TokenPending while another caller applies it.
+func (s *Store) ClaimToken(ctx context.Context, tokenID string, at time.Time, takeOverAfter time.Duration) (claimed bool, result string, err error) {
 	if err := required("token id", tokenID); err != nil {
-		return false, err
+		return false, "", err
 	}
 	n, err := s.exec(ctx, `INSERT INTO used_tokens (token_id, result, used_at) VALUES (?, ?, ?)
-		ON CONFLICT (token_id) DO NOTHING`, tokenID, result, s.timeArg(at))
-	return n == 1, err
+		ON CONFLICT (token_id) DO UPDATE SET used_at = excluded.used_at
+		WHERE used_tokens.result = ? AND used_tokens.used_at < ?`,
+		tokenID, TokenPending, s.timeArg(at), TokenPending, s.timeArg(at.Add(-takeOverAfter)))
+	if err != nil || n == 1 {
+		return n == 1, "", err
+	}
+	result, _, err = s.TokenResult(ctx, tokenID)
+	return false, result, err
 }
 
-// TokenResult returns the result stored by the first UseToken of tokenID.
+// FinishToken stores the result of a claimed token use: the action was
+// applied, and every later use answers with this result.
+func (s *Store) FinishToken(ctx context.Context, tokenID, result string) error {
+	if result == "" || result == TokenPending {
+		return fmt.Errorf("store: token %q: result %q is not a final result", tokenID, result)
+	}
+	_, err := s.exec(ctx, `UPDATE used_tokens SET result = ? WHERE token_id = ? AND result = ?`, result, tokenID, TokenPending)
+	return err
+}
+
+// ReleaseToken removes a claimed token use whose action could not be
+// applied, so the next use applies it. A finished use stays.
+func (s *Store) ReleaseToken(ctx context.Context, tokenID string) error {
+	_, err := s.exec(ctx, `DELETE FROM used_tokens WHERE token_id = ? AND result = ?`, tokenID, TokenPending)
+	return err
+}
+
+// TokenResult returns the stored result of tokenID's use (TokenPending while
+// it is being applied), and false when it was never used.
 func (s *Store) TokenResult(ctx context.Context, tokenID string) (result string, used bool, err error) {
 	err = s.db.QueryRowContext(ctx, s.q(`SELECT result FROM used_tokens WHERE token_id = ?`), tokenID).Scan(&result)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -125,13 +158,77 @@ func (s *Store) TokenResult(ctx context.Context, tokenID string) (result string,
 	return result, true, nil
 }
 
-// SeenWebhookEvent records a provider event id (SendGrid's sg_event_id);
-// first is true only the first time, also among concurrent callers.
-func (s *Store) SeenWebhookEvent(ctx context.Context, eventID string, at time.Time) (first bool, err error) {
+// ClaimWebhookEvent records a provider event id (SendGrid's sg_event_id)
+// before its effects are applied. done is true when the event was applied
+// before: a duplicate, to be ignored. Otherwise the caller applies it and
+// then calls WebhookEventDone; an event whose effects failed stays claimed,
+// and the provider's retry applies it again (effects must be idempotent:
+// an earlier attempt may have applied some, and a concurrent delivery of
+// the same event may be applying them now).
+func (s *Store) ClaimWebhookEvent(ctx context.Context, eventID string, at time.Time) (done bool, err error) {
 	if err := required("webhook event id", eventID); err != nil {
 		return false, err
 	}
-	n, err := s.exec(ctx, `INSERT INTO webhook_events (event_id, seen_at) VALUES (?, ?)
+	n, err := s.exec(ctx, `INSERT INTO webhook_events (event_id, seen_at, state) VALUES (?, ?, 'claimed')
 		ON CONFLICT (event_id) DO NOTHING`, eventID, s.timeArg(at))
-	return n == 1, err
+	if err != nil || n == 1 {
+		return false, err
+	}
+	var state string
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT state FROM webhook_events WHERE event_id = ?`), eventID).Scan(&state); err != nil {
+		return false, err
+	}
+	return state == "done", nil
+}
+
+// WebhookEventDone marks a claimed event as applied: from now on it is a
+// duplicate.
+func (s *Store) WebhookEventDone(ctx context.Context, eventID string, at time.Time) error {
+	if err := required("webhook event id", eventID); err != nil {
+		return err
+	}
+	_, err := s.exec(ctx, `UPDATE webhook_events SET state = 'done', seen_at = ? WHERE event_id = ?`, s.timeArg(at), eventID)
+	return err
+}
+
+// Deal is a CRM deal that a journey used: it started the journey, or
+// arrived while that journey ran. A deal is used once, for good.
+type Deal struct {
+	DealID    string
+	AccountID string
+	// RunID is the first run id of the journey the deal belongs to: the
+	// journey's identity across continue-as-new.
+	RunID     string
+	StartedAt time.Time
+}
+
+// RecordDeal keeps d, unless its deal id is already recorded; either way
+// it returns the record that stands (the first one).
+func (s *Store) RecordDeal(ctx context.Context, d Deal) (Deal, error) {
+	if err := required("deal id", d.DealID); err != nil {
+		return Deal{}, err
+	}
+	if err := required("account id", d.AccountID); err != nil {
+		return Deal{}, err
+	}
+	if _, err := s.exec(ctx, `INSERT INTO deals (deal_id, account_id, run_id, started_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (deal_id) DO NOTHING`, d.DealID, d.AccountID, d.RunID, s.timeArg(d.StartedAt)); err != nil {
+		return Deal{}, err
+	}
+	got, _, err := s.Deal(ctx, d.DealID)
+	return got, err
+}
+
+// Deal returns the record of dealID, and false when it was never used.
+func (s *Store) Deal(ctx context.Context, dealID string) (Deal, bool, error) {
+	d := Deal{DealID: dealID}
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT account_id, run_id, started_at FROM deals WHERE deal_id = ?`), dealID).
+		Scan(&d.AccountID, &d.RunID, timeCol{&d.StartedAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return Deal{}, false, nil
+	}
+	if err != nil {
+		return Deal{}, false, err
+	}
+	return d, true, nil
 }

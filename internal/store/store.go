@@ -1,6 +1,6 @@
 // Package store keeps what is not journey state: the sent-email ledger, the
-// suppression list, used email-action tokens, processed webhook event ids and
-// the local outbox. It is a SQLite file in the data directory by default and
+// suppression list, used email-action tokens, processed webhook event ids,
+// the deals journeys used and the local outbox. It is a SQLite file in the data directory by default and
 // PostgreSQL when DATABASE_URL is set; both get the same schema, migrated at
 // Open.
 package store

@@ -192,41 +192,121 @@ func TestSuppression(t *testing.T) {
 	})
 }
 
-func TestTokensAndWebhookEvents(t *testing.T) {
+func TestTokenClaims(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
 		_, used, err := s.TokenResult(ctx, "tok-1")
 		require.NoError(t, err)
 		assert.False(t, used)
 
-		first, err := s.UseToken(ctx, "tok-1", "recorded: on_track", at(1))
+		// The first claim is the caller's to apply; the next sees it pending.
+		claimed, _, err := s.ClaimToken(ctx, "tok-1", at(1), time.Hour)
 		require.NoError(t, err)
-		assert.True(t, first)
-		first, err = s.UseToken(ctx, "tok-1", "recorded: at_risk", at(2))
+		assert.True(t, claimed)
+		claimed, result, err := s.ClaimToken(ctx, "tok-1", at(2), time.Hour)
 		require.NoError(t, err)
-		assert.False(t, first)
-		result, used, err := s.TokenResult(ctx, "tok-1")
+		assert.False(t, claimed)
+		assert.Equal(t, TokenPending, result)
+
+		// Finished: every later claim answers with the result, also after
+		// the take-over time.
+		require.NoError(t, s.FinishToken(ctx, "tok-1", "recorded: on_track"))
+		claimed, result, err = s.ClaimToken(ctx, "tok-1", at(50), time.Minute)
+		require.NoError(t, err)
+		assert.False(t, claimed)
+		assert.Equal(t, "recorded: on_track", result)
+		require.NoError(t, s.FinishToken(ctx, "tok-1", "recorded: at_risk"))
+		result, used, err = s.TokenResult(ctx, "tok-1")
 		require.NoError(t, err)
 		assert.True(t, used)
-		assert.Equal(t, "recorded: on_track", result, "the first use's result stays")
+		assert.Equal(t, "recorded: on_track", result, "the first result stays")
+		require.NoError(t, s.ReleaseToken(ctx, "tok-1"))
+		_, used, err = s.TokenResult(ctx, "tok-1")
+		require.NoError(t, err)
+		assert.True(t, used, "a finished use is never released")
 
-		first, err = s.UseToken(ctx, "tok-2", "", at(3))
+		// Released after a failure: the next claim applies it.
+		claimed, _, err = s.ClaimToken(ctx, "tok-2", at(1), time.Hour)
 		require.NoError(t, err)
-		assert.True(t, first)
+		require.True(t, claimed)
+		require.NoError(t, s.ReleaseToken(ctx, "tok-2"))
+		_, used, err = s.TokenResult(ctx, "tok-2")
+		require.NoError(t, err)
+		assert.False(t, used)
+		claimed, _, err = s.ClaimToken(ctx, "tok-2", at(2), time.Hour)
+		require.NoError(t, err)
+		assert.True(t, claimed)
 
-		first, err = s.SeenWebhookEvent(ctx, "ev-1", at(1))
+		// A claim left pending by a caller that died is taken over once
+		// it is older than the take-over time, and only by one caller.
+		claimed, _, err = s.ClaimToken(ctx, "tok-3", at(1), 10*time.Minute)
 		require.NoError(t, err)
-		assert.True(t, first)
-		first, err = s.SeenWebhookEvent(ctx, "ev-1", at(2))
+		require.True(t, claimed)
+		claimed, _, err = s.ClaimToken(ctx, "tok-3", at(10), 10*time.Minute)
 		require.NoError(t, err)
-		assert.False(t, first)
-		first, err = s.SeenWebhookEvent(ctx, "ev-2", at(2))
+		assert.False(t, claimed, "9 minutes: still the first caller's")
+		claimed, _, err = s.ClaimToken(ctx, "tok-3", at(12), 10*time.Minute)
 		require.NoError(t, err)
-		assert.True(t, first)
+		assert.True(t, claimed, "11 minutes: taken over")
+		claimed, result, err = s.ClaimToken(ctx, "tok-3", at(13), 10*time.Minute)
+		require.NoError(t, err)
+		assert.False(t, claimed, "the take-over is a fresh claim")
+		assert.Equal(t, TokenPending, result)
 
-		_, err = s.UseToken(ctx, "", "x", at(4))
+		_, _, err = s.ClaimToken(ctx, "", at(4), time.Hour)
 		assert.Error(t, err)
-		_, err = s.SeenWebhookEvent(ctx, "", at(4))
+		assert.Error(t, s.FinishToken(ctx, "tok-2", TokenPending))
+		assert.Error(t, s.FinishToken(ctx, "tok-2", ""))
+	})
+}
+
+func TestWebhookEventClaims(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		done, err := s.ClaimWebhookEvent(ctx, "ev-1", at(1))
+		require.NoError(t, err)
+		assert.False(t, done, "new: apply it")
+		done, err = s.ClaimWebhookEvent(ctx, "ev-1", at(2))
+		require.NoError(t, err)
+		assert.False(t, done, "claimed but not done (failed, crashed or in flight): apply it again")
+		require.NoError(t, s.WebhookEventDone(ctx, "ev-1", at(3)))
+		done, err = s.ClaimWebhookEvent(ctx, "ev-1", at(4))
+		require.NoError(t, err)
+		assert.True(t, done, "done: a duplicate")
+		done, err = s.ClaimWebhookEvent(ctx, "ev-2", at(4))
+		require.NoError(t, err)
+		assert.False(t, done, "ids are independent")
+
+		_, err = s.ClaimWebhookEvent(ctx, "", at(4))
+		assert.Error(t, err)
+		assert.Error(t, s.WebhookEventDone(ctx, "", at(4)))
+	})
+}
+
+func TestDeals(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		_, ok, err := s.Deal(ctx, "deal-1")
+		require.NoError(t, err)
+		assert.False(t, ok)
+
+		first := Deal{DealID: "deal-1", AccountID: "acme", RunID: "run-a", StartedAt: at(1)}
+		got, err := s.RecordDeal(ctx, first)
+		require.NoError(t, err)
+		assert.Equal(t, Deal{DealID: "deal-1", AccountID: "acme", RunID: "run-a", StartedAt: same(at(1))}, got)
+
+		// Used for good: a later record of the same deal changes nothing.
+		got, err = s.RecordDeal(ctx, Deal{DealID: "deal-1", AccountID: "globex", RunID: "run-b", StartedAt: at(2)})
+		require.NoError(t, err)
+		assert.Equal(t, "run-a", got.RunID, "the first record stands")
+		got, ok, err = s.Deal(ctx, "deal-1")
+		require.NoError(t, err)
+		assert.True(t, ok)
+		assert.Equal(t, "acme", got.AccountID)
+
+		_, err = s.RecordDeal(ctx, Deal{AccountID: "acme"})
+		assert.Error(t, err)
+		_, err = s.RecordDeal(ctx, Deal{DealID: "deal-2"})
 		assert.Error(t, err)
 	})
 }
@@ -236,16 +316,22 @@ func TestExactlyOneFirst(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
 		calls := map[string]func(i int) (bool, error){
-			"UseToken": func(i int) (bool, error) {
-				return s.UseToken(ctx, "tok", "result", at(i))
+			"ClaimToken": func(i int) (bool, error) {
+				claimed, _, err := s.ClaimToken(ctx, "tok", at(i%5), time.Hour)
+				return claimed, err
 			},
-			"SeenWebhookEvent": func(i int) (bool, error) {
-				return s.SeenWebhookEvent(ctx, "ev", at(i))
+			"ClaimToken take-over": func(i int) (bool, error) {
+				// A claim left at minute 0; everyone comes after the take-over time.
+				claimed, _, err := s.ClaimToken(ctx, "stale", at(30+i%5), 10*time.Minute)
+				return claimed, err
 			},
 			"OutboxPut": func(i int) (bool, error) {
 				return s.OutboxPut(ctx, OutboxMessage{Key: "msg", CustomerID: "c1", Subject: "s", CreatedAt: at(i)})
 			},
 		}
+		claimed, _, err := s.ClaimToken(ctx, "stale", at(0), 10*time.Minute)
+		require.NoError(t, err)
+		require.True(t, claimed)
 		for name, call := range calls {
 			const n = 50
 			var wg sync.WaitGroup
