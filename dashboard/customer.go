@@ -47,7 +47,7 @@ type formResult struct {
 func (d *Dashboard) load(ctx context.Context, id string) (customerData, error) {
 	data := customerData{ID: id}
 	wid := workflows.WorkflowID(id)
-	v, err := d.opts.Client.QueryWorkflow(ctx, wid, "", workflows.QueryState)
+	v, err := d.opts.Client.QueryWorkflow(ctx, wid, "", workflows.QueryState, workflows.StateQuery{At: d.opts.Now()})
 	if err == nil {
 		err = v.Get(&data.State)
 	}
@@ -186,7 +186,7 @@ func (d *Dashboard) row(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
 	defer cancel()
 	var st workflows.State
-	v, err := d.opts.Client.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryState)
+	v, err := d.opts.Client.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryState, workflows.StateQuery{At: d.opts.Now()})
 	if err == nil {
 		err = v.Get(&st)
 	}
@@ -316,7 +316,7 @@ func (d *Dashboard) liftSuppression(ctx context.Context, c *gin.Context, id, for
 		return workflows.EmailStatus{}, false
 	}
 	var st workflows.State
-	v, err := d.opts.Client.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryState)
+	v, err := d.opts.Client.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryState, workflows.StateQuery{At: d.opts.Now()})
 	if err == nil {
 		err = v.Get(&st)
 	}
