@@ -43,10 +43,18 @@ func (j *journey) send(ctx workflow.Context, now time.Time, sr SendRun) {
 	j.issue(ctx, sr)
 }
 
-// deadline is when a message is given up.
-func (j *journey) deadline(sr SendRun) time.Time {
-	return sr.Since.Add(j.days(j.pb.GiveUpAfterDays()))
+// MinDeliveryWindow is the least real time a message is tried for, whatever
+// the day length: with a demo's 100 ms days, two journey days would be less
+// than one slow attempt on a busy machine.
+const MinDeliveryWindow = 10 * time.Second
+
+// deliveryWindow is how long a message is tried for.
+func (j *journey) deliveryWindow() time.Duration {
+	return max(j.days(j.pb.GiveUpAfterDays()), MinDeliveryWindow)
 }
+
+// deadline is when a message is given up.
+func (j *journey) deadline(sr SendRun) time.Time { return sr.Since.Add(j.deliveryWindow()) }
 
 // issue runs a message's activity in its own coroutine.
 func (j *journey) issue(ctx workflow.Context, sr SendRun) {
@@ -59,7 +67,7 @@ func (j *journey) issue(ctx workflow.Context, sr SendRun) {
 	// What is left of the delivery deadline, and at least one attempt's worth
 	// (or the whole deadline, when it is shorter: a demo's short days) when
 	// a continued run issues a message that was close to it.
-	floor := min(opts.StartToCloseTimeout, j.days(j.pb.GiveUpAfterDays()))
+	floor := min(opts.StartToCloseTimeout, j.deliveryWindow())
 	opts.ScheduleToCloseTimeout = max(j.deadline(sr).Sub(workflow.Now(ctx)), floor)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		actx := workflow.WithActivityOptions(ctx, opts)
