@@ -384,3 +384,39 @@ func TestLinksOfAnEarlierJourneyDoNotAct(t *testing.T) {
 	assert.False(t, counted, "the old link's click does not count")
 	assert.Equal(t, 1, h.final.EventsCounted, "the current journey's complaint only")
 }
+
+// TestRevisionOneStateContinuesOnRevisionTwo: a journey that ran on
+// revision 1 hands its state to a run of this worker at continue-as-new.
+// The run takes revision 2, keeps the journey's old email keys (it has no
+// chapter) and its stored score points, and goes on where it was.
+func TestRevisionOneStateContinuesOnRevisionTwo(t *testing.T) {
+	pb := playbooks.Default()
+	in := testInput(pb)
+	in.Revision = 1
+	in.Carry = &workflows.Carry{
+		Start: testStart.Add(-10 * testDay), Term: 1, RenewalDate: in.Account.RenewalDate, CSM: in.CSM, Runs: 1,
+		TouchpointsSent: append([]bool{true, true}, make([]bool, len(pb.Touchpoints)-2)...),
+		Handoff:         workflows.HandoffState{WelcomeSent: true, CSMTaskSent: true, HeldAt: testStart.Add(-9 * testDay)},
+		Milestones:      []workflows.MilestoneRun{{ID: "kickoff", Status: workflows.MilestonePending}},
+		Adoption:        workflows.AdoptionState{NextQBRDay: 180, NextCheckinDay: 120},
+		Happiness:       workflows.HappinessCalc{PulseAvg: 70},
+		Engagement:      workflows.EngagementCalc{Raw: 40, At: time.Duration(9 * testDay), LastEventJT: time.Duration(9 * testDay), Events: 3},
+		Scores:          []workflows.ScorePoint{{Day: 0, Engagement: 0, Happiness: 70}, {Day: 9, Engagement: 40, Happiness: 70}},
+	}
+	h := newHarness(t, in)
+	h.run(5)
+	assert.Equal(t, workflows.Revision, h.final.Revision, "the run took this worker's revision")
+	assert.Empty(t, h.final.Journey, "a journey from before chapters keeps none")
+	assert.Equal(t, 2, h.final.Runs)
+	msgs, err := h.outbox.List(context.Background())
+	require.NoError(t, err)
+	require.NotEmpty(t, msgs, "the schedule went on")
+	for _, m := range msgs {
+		assert.Regexp(t, `^customer:acme/[a-z]+:`, m.Key, "its old key format: <workflow id>/<step>")
+	}
+	assert.Contains(t, h.sent(workflows.EntryTouchpoint), "touchpoint:checkin-14@4", "day 14 of the journey: 4 days into this run")
+	hist := h.final.ScoreHistory
+	require.Len(t, hist, 16, "days 0 to 15")
+	assert.Equal(t, 40, hist[9].Engagement)
+	assert.Equal(t, 0, hist[5].Engagement, "old points carry forward to the next stored one")
+}
