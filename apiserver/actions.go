@@ -195,6 +195,10 @@ func (s *Server) apply(c *gin.Context, cl links.Claims, useID string) error {
 	}
 	// No time of its own: the click happens at the journey's now.
 	event := workflows.EngagementEvent{ID: "action-" + useID, Source: "email:" + cl.Step, Attributes: map[string]string{"action": cl.Action}}
+	if cl.Journey != "" {
+		// The journey refuses a link of the customer's earlier journey.
+		event.Attributes[workflows.EventAttrJourney] = cl.Journey
+	}
 	switch cl.Action {
 	case "book_handoff":
 		event.Type = "handoff_booked"
@@ -203,9 +207,9 @@ func (s *Server) apply(c *gin.Context, cl links.Claims, useID string) error {
 		event.Type = "email_click"
 		return send(workflows.UpdateEvent, event)
 	case "need_help":
-		return send(workflows.UpdateComplaint, workflows.Complaint{Severity: "low", Summary: fmt.Sprintf("The customer asked for help (answering %s).", cl.Step), Source: "email"})
+		return send(workflows.UpdateComplaint, workflows.Complaint{Severity: "low", Summary: fmt.Sprintf("The customer asked for help (answering %s).", cl.Step), Source: "email", Journey: cl.Journey})
 	case "report_problem":
-		return send(workflows.UpdateComplaint, workflows.Complaint{Severity: "medium", Summary: fmt.Sprintf("The customer says something is wrong (from %s).", cl.Step), Source: "email"})
+		return send(workflows.UpdateComplaint, workflows.Complaint{Severity: "medium", Summary: fmt.Sprintf("The customer says something is wrong (from %s).", cl.Step), Source: "email", Journey: cl.Journey})
 	case "unsubscribe":
 		if err := s.opts.Store.Suppress(ctx, cl.Email, "unsubscribe", s.opts.Now()); err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/seed-a80403e2/lifecycle/apiserver"
+	"github.com/seed-a80403e2/lifecycle/internal/links"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
@@ -136,9 +137,9 @@ func TestReplayedDealNeverStartsAJourney(t *testing.T) {
 
 	// The second journey's welcome has its own key and its own booking link,
 	// not "already recorded" by the first journey's click.
-	var links map[string]string
-	require.Eventually(t, func() bool { links = e.welcomeBookLinks(id); return len(links) == 2 }, 10*time.Second, 50*time.Millisecond)
-	for key, path := range links {
+	var bookLinks map[string]string
+	require.Eventually(t, func() bool { bookLinks = e.welcomeBookLinks(id); return len(bookLinks) == 2 }, 10*time.Second, 50*time.Millisecond)
+	for key, path := range bookLinks {
 		if _, old := firstLinks[key]; old {
 			continue
 		}
@@ -150,4 +151,22 @@ func TestReplayedDealNeverStartsAJourney(t *testing.T) {
 		assert.Contains(t, html, "<h1>Recorded</h1>")
 	}
 	assert.NotNil(t, e.state(id)["handoff"].(map[string]any)["booked_at"], "the second journey's handoff is booked")
+
+	// A link of the first journey does not act on the second.
+	var firstJourney string
+	for _, path := range firstLinks {
+		c, err := e.links.Parse(strings.TrimPrefix(path, "/a/"))
+		require.NoError(t, err)
+		firstJourney = c.Journey
+	}
+	require.NotEmpty(t, firstJourney)
+	require.NotEqual(t, firstJourney, e.state(id)["journey"])
+	for _, action := range []string{"need_help", "book_review"} {
+		status, html := e.page("POST", "/a/"+e.links.Token(links.Link{CustomerID: id, Journey: firstJourney, Step: "touchpoint:review-30", Action: action}))
+		assert.Equal(t, http.StatusConflict, status, action)
+		assert.Contains(t, html, "Nothing was recorded", action)
+	}
+	after := e.state(id)
+	assert.Empty(t, after["open_complaints"], "no complaint from the old journey's link")
+	assert.EqualValues(t, 1, after["events_counted"], "only the new journey's booking counted")
 }

@@ -157,6 +157,7 @@ func TestDevRunsJourneysAcrossARestart(t *testing.T) {
 		booked[k] = v
 	}
 	booked["account"] = map[string]any{"id": "booked-co", "name": "Booked Co", "plan": "pro", "renewal_date": time.Now().AddDate(1, 0, 0).Format("2006-01-02")}
+	booked["deal_id"] = "deal-10" // a deal starts one journey
 	require.Equal(t, http.StatusCreated, api.call("POST", "/v1/customers", booked, nil))
 	bookURL := welcomeAction(t, dataDir, "booked-co", "book_handoff")
 	require.True(t, strings.HasPrefix(bookURL, "http://"+httpAddr+"/a/"), bookURL)
