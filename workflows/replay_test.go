@@ -1,31 +1,61 @@
 package workflows_test
 
 import (
+	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/seed-a80403e2/lifecycle/internal/histories"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
-// TestReplaySavedHistories replays histories recorded on a real server by
-// earlier versions of the workflow (see e2e.TestJourneyOnARealServer;
-// `go test ./e2e -run RealServer -update` writes journey_history.json). A
-// change that would break running journeys, such as reordering the commands
-// a step issues, fails here. Keep the old files: journeys that started on
-// those versions may still be running.
-func TestReplaySavedHistories(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.json")
+// savedHistories is how many histories testdata holds at least: the three
+// recorded by earlier releases (testdata/*.json) and the corpus
+// (testdata/corpus, written by e2e.TestRecordCorpus). Raise it when files
+// are added; never lower it.
+const savedHistories = 3 + 8
+
+// historyFiles lists every saved history under testdata, corpus included.
+func historyFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".json") {
+			files = append(files, path)
+		}
+		return err
+	})
 	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(files), 3)
+	return files
+}
+
+func replay(h *historypb.History) error {
+	r := worker.NewWorkflowReplayer()
+	r.RegisterWorkflow(workflows.CustomerLifecycle)
+	return r.ReplayWorkflowHistory(log.NewStructuredLogger(slog.New(slog.DiscardHandler)), h)
+}
+
+// TestReplaySavedHistories replays every history recorded on a real server
+// by this and earlier versions of the workflow: the three files in
+// testdata (revisions 0 and 1, days 0-3) and the corpus in testdata/corpus
+// (every kind of step, continue-as-new, recorded by e2e.TestRecordCorpus;
+// `go test ./e2e -run RecordCorpus -update`). A change that would break
+// running journeys, such as reordering the commands a step issues, fails
+// here. Never delete a history: journeys recorded by earlier releases may
+// still be running.
+func TestReplaySavedHistories(t *testing.T) {
+	files := historyFiles(t, "testdata")
+	require.GreaterOrEqual(t, len(files), savedHistories)
 	for _, f := range files {
-		r := worker.NewWorkflowReplayer()
-		r.RegisterWorkflow(workflows.CustomerLifecycle)
-		err := r.ReplayWorkflowHistoryFromJSONFile(log.NewStructuredLogger(slog.New(slog.DiscardHandler)), f)
-		require.NoError(t, err, f)
+		h, err := histories.Load(f)
+		require.NoError(t, err)
+		require.NoError(t, replay(h.Raw), f)
 	}
 }
