@@ -3,8 +3,7 @@ package e2e
 import (
 	"context"
 	"flag"
-	"os"
-	"path/filepath"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -16,18 +15,22 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/seed-a80403e2/lifecycle/activities"
+	"github.com/seed-a80403e2/lifecycle/internal/histories"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
-var update = flag.Bool("update", false, "rewrite workflows/testdata/journey_history.json from this run")
+var update = flag.Bool("update", false, "write the histories recorded by this run to workflows/testdata/corpus (RecordCorpus, RealServer)")
 
 // TestJourneyOnARealServer runs a short journey end to end on the embedded
 // server: messages of every kind, a rejected update, pause and resume, churn.
 // Its history must hold no trace of the rejected update; with -update it
-// becomes the replay test's saved history.
+// joins the replay corpus as corpus/real-server.run1.json
+// (testdata/journey_history.json is the same journey on revision 1: kept,
+// never rewritten).
 func TestJourneyOnARealServer(t *testing.T) {
 	c, box := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -105,17 +108,33 @@ func TestJourneyOnARealServer(t *testing.T) {
 	}
 	assert.Equal(t, 6, accepted, "the six valid updates")
 	assert.True(t, strings.Contains(string(data), "LifecycleHealth"), "search attributes were upserted")
-	// A journey on the current revision takes its branches without
-	// GetVersion: no version marker, no TemporalChangeVersion upsert.
-	for _, ev := range hist.Events {
-		assert.NotEqual(t, enumspb.EVENT_TYPE_MARKER_RECORDED, ev.GetEventType(), "event %d", ev.GetEventId())
-	}
-	assert.NotContains(t, string(data), "TemporalChangeVersion")
+	// Since revision 2 the worker records the revision a run takes, once:
+	// exactly one version marker (journey-revision, the current Revision),
+	// no other marker, and TemporalChangeVersion names that change only.
+	h, err := histories.Of(hist)
+	require.NoError(t, err)
+	assertRevisionMarker(t, h, "history")
+	assert.Equal(t, []string{fmt.Sprintf("journey-revision-%d", workflows.Revision)}, changeVersions(t, hist))
 	t.Logf("history: %d events, %d bytes", len(hist.Events), len(data))
 
 	if *update {
-		path := filepath.Join("..", "workflows", "testdata", "journey_history.json")
-		require.NoError(t, os.WriteFile(path, data, 0o644))
-		t.Logf("wrote %s", path)
+		writeCorpusFile(t, "real-server.run1.json", data)
 	}
+}
+
+// changeVersions lists the values the history upserted to
+// TemporalChangeVersion (GetVersion's search attribute).
+func changeVersions(t *testing.T, hist *historypb.History) []string {
+	t.Helper()
+	var out []string
+	for _, ev := range hist.Events {
+		p := ev.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields()["TemporalChangeVersion"]
+		if p == nil {
+			continue
+		}
+		var v []string
+		require.NoError(t, converter.GetDefaultDataConverter().FromPayload(p, &v), "event %d", ev.GetEventId())
+		out = append(out, v...)
+	}
+	return out
 }
