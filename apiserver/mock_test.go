@@ -550,3 +550,16 @@ func (e *mockEnv) dealPost(payload []byte) (int, map[string]any) {
 	_ = json.NewDecoder(resp.Body).Decode(&out)
 	return resp.StatusCode, out
 }
+
+// The state is read as of the API's clock, not the journey's last wake-up.
+func TestStateIsReadAsOfNow(t *testing.T) {
+	e := newMockEnv(t, nil)
+	v := mocks.NewEncodedValue(t)
+	v.On("Get", mock.Anything).Run(func(args mock.Arguments) {
+		args.Get(0).(*workflows.State).AsOf = mockNow
+	}).Return(nil).Once()
+	e.c.On("QueryWorkflow", mock.Anything, "customer:acme", "", workflows.QueryState, workflows.StateQuery{At: mockNow}).Return(v, nil).Once()
+	status, body := e.do("GET", "/v1/customers/acme", csmKey, nil)
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, mockNow.Format(time.RFC3339), body["as_of"])
+}
