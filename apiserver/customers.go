@@ -12,6 +12,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
@@ -147,20 +148,27 @@ func (s *Server) start(c *gin.Context, req StartRequest) {
 	}
 }
 
-// joinJourney answers a deal whose account's journey already runs: 200, and
-// the deal is recorded as that journey's, so it never starts another.
+// joinJourney answers a deal whose account's workflow already runs: 200,
+// and the deal is recorded as that journey's, so it never starts another.
+// A journey that has ended but is still sending its last messages is not
+// joined: the deal is for the customer's next journey, which can start
+// once this one closes.
 func (s *Server) joinJourney(c *gin.Context, ctx context.Context, in workflows.JourneyInput, body StartResponse) {
-	firstRun, running, err := s.journeyOf(ctx, in.Account.ID)
+	j, err := s.journeyOf(ctx, in.Account.ID)
 	switch {
 	case err != nil:
 		s.temporalError(c, err, in.Account.ID)
-	case !running:
-		// Ended between the start and now: the CRM's retry starts the next journey.
+	case !j.open:
+		// Closed between the start and now: the CRM's retry starts the next journey.
 		fail(c, http.StatusServiceUnavailable, "retry", fmt.Sprintf("the journey of customer %q ended just now; retry", in.Account.ID), "")
+	case j.ended:
+		c.Header("Retry-After", "60")
+		fail(c, http.StatusServiceUnavailable, "journey_finishing",
+			fmt.Sprintf("the journey of customer %q has ended and is sending its last messages; retry later, and this deal starts the next journey", in.Account.ID), "")
 	case s.opts.Store == nil:
 		c.JSON(http.StatusOK, body)
 	default:
-		d, err := s.opts.Store.RecordDeal(ctx, store.Deal{DealID: in.DealID, AccountID: in.Account.ID, RunID: firstRun, StartedAt: s.opts.Now()})
+		d, err := s.opts.Store.RecordDeal(ctx, store.Deal{DealID: in.DealID, AccountID: in.Account.ID, RunID: j.firstRun, StartedAt: s.opts.Now()})
 		if err != nil {
 			s.storeError(c, err, "deal record", in.Account.ID)
 			return
@@ -180,11 +188,11 @@ func (s *Server) usedDeal(c *gin.Context, ctx context.Context, d store.Deal, in 
 		refuse("is another customer's")
 		return
 	}
-	firstRun, running, err := s.journeyOf(ctx, in.Account.ID)
+	j, err := s.journeyOf(ctx, in.Account.ID)
 	switch {
 	case err != nil:
 		s.temporalError(c, err, in.Account.ID)
-	case running && firstRun == d.RunID:
+	case j.open && !j.ended && j.firstRun == d.RunID:
 		c.JSON(http.StatusOK, body)
 	default:
 		refuse("is no longer running")
@@ -205,20 +213,33 @@ func (s *Server) recordDeal(c *gin.Context, ctx context.Context, in workflows.Jo
 	return true
 }
 
-// journeyOf describes the account's current journey: the first run of its
-// chain (the journey's identity across continue-as-new) and whether it
-// runs. No journey at all is not running, not an error.
-func (s *Server) journeyOf(ctx context.Context, accountID string) (firstRun string, running bool, err error) {
+// journeyStatus is what the API needs to know of an account's workflow.
+type journeyStatus struct {
+	firstRun string // the first run of its chain: the journey's identity across continue-as-new
+	open     bool   // the workflow runs
+	ended    bool   // and yet the journey ended (churned, offboarded): it is sending its last messages
+}
+
+// journeyOf describes the account's current workflow. No workflow at all is
+// not open, not an error.
+func (s *Server) journeyOf(ctx context.Context, accountID string) (journeyStatus, error) {
 	resp, err := s.opts.Client.DescribeWorkflowExecution(ctx, workflows.WorkflowID(accountID), "")
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
-		return "", false, nil
+		return journeyStatus{}, nil
 	}
 	if err != nil {
-		return "", false, err
+		return journeyStatus{}, err
 	}
 	info := resp.GetWorkflowExecutionInfo()
-	return info.GetFirstRunId(), info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
+	j := journeyStatus{firstRun: info.GetFirstRunId(), open: info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}
+	if p := info.GetSearchAttributes().GetIndexedFields()[workflows.SAPhase.GetName()]; p != nil {
+		var phase string
+		if converter.GetDefaultDataConverter().FromPayload(p, &phase) == nil {
+			j.ended = phase == workflows.PhaseEnded
+		}
+	}
+	return j, nil
 }
 
 // storeError answers 503 for a store that failed: the request may be retried.

@@ -28,8 +28,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/mocks"
 	"go.uber.org/zap"
 
@@ -562,4 +567,41 @@ func TestStateIsReadAsOfNow(t *testing.T) {
 	status, body := e.do("GET", "/v1/customers/acme", csmKey, nil)
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Equal(t, mockNow.Format(time.RFC3339), body["as_of"])
+}
+
+// A new deal that arrives while the account's ended journey is still
+// sending its last messages (its workflow still open) does not join it: it
+// is told to retry and is not recorded, so it starts the next journey once
+// the old one closes.
+func TestNewDealWaitsForTheEndedJourneyToClose(t *testing.T) {
+	e := newMockEnv(t, nil)
+	phase, err := converter.GetDefaultDataConverter().ToPayload(workflows.PhaseEnded)
+	require.NoError(t, err)
+	e.c.On("DescribeWorkflowExecution", mock.Anything, "customer:acme", "").Return(&workflowservice.DescribeWorkflowExecutionResponse{
+		WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
+			Status: enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, FirstRunId: "run-1",
+			SearchAttributes: &commonpb.SearchAttributes{IndexedFields: map[string]*commonpb.Payload{workflows.SAPhase.GetName(): phase}},
+		}}, nil).Once()
+	e.c.On("ExecuteWorkflow", mock.Anything, mock.Anything, workflows.WorkflowName, mock.Anything).
+		Return(nil, serviceerror.NewWorkflowExecutionAlreadyStarted("running", "", "run-1")).Once()
+	run := mocks.NewWorkflowRun(t)
+	run.On("GetRunID").Return("run-2")
+	e.c.On("ExecuteWorkflow", mock.Anything, mock.Anything, workflows.WorkflowName, mock.Anything).Return(run, nil).Once()
+
+	deal := startBody("acme")
+	deal["deal_id"] = "deal-2"
+	status, body := e.do("POST", "/v1/customers", salesKey, deal)
+	assert.Equal(t, http.StatusServiceUnavailable, status, body)
+	assert.Equal(t, "journey_finishing", errCode(body))
+	_, used, err := e.store.Deal(context.Background(), "deal-2")
+	require.NoError(t, err)
+	assert.False(t, used, "not recorded as the ended journey's")
+
+	// The old journey has closed: the retry starts the next one.
+	status, body = e.do("POST", "/v1/customers", salesKey, deal)
+	require.Equal(t, http.StatusCreated, status, body)
+	d, used, err := e.store.Deal(context.Background(), "deal-2")
+	require.NoError(t, err)
+	assert.True(t, used)
+	assert.Equal(t, "run-2", d.RunID)
 }
