@@ -12,12 +12,10 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
 	"github.com/seed-a80403e2/lifecycle/internal/config"
-	"github.com/seed-a80403e2/lifecycle/internal/store"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
@@ -146,100 +144,6 @@ func (s *Server) start(c *gin.Context, req StartRequest) {
 		c.Header("Location", "/v1/customers/"+in.Account.ID)
 		c.JSON(http.StatusCreated, body)
 	}
-}
-
-// joinJourney answers a deal whose account's workflow already runs: 200,
-// and the deal is recorded as that journey's, so it never starts another.
-// A journey that has ended but is still sending its last messages is not
-// joined: the deal is for the customer's next journey, which can start
-// once this one closes.
-func (s *Server) joinJourney(c *gin.Context, ctx context.Context, in workflows.JourneyInput, body StartResponse) {
-	j, err := s.journeyOf(ctx, in.Account.ID)
-	switch {
-	case err != nil:
-		s.temporalError(c, err, in.Account.ID)
-	case !j.open:
-		// Closed between the start and now: the CRM's retry starts the next journey.
-		fail(c, http.StatusServiceUnavailable, "retry", fmt.Sprintf("the journey of customer %q ended just now; retry", in.Account.ID), "")
-	case j.ended:
-		c.Header("Retry-After", "60")
-		fail(c, http.StatusServiceUnavailable, "journey_finishing",
-			fmt.Sprintf("the journey of customer %q has ended and is sending its last messages; retry later, and this deal starts the next journey", in.Account.ID), "")
-	case s.opts.Store == nil:
-		c.JSON(http.StatusOK, body)
-	default:
-		d, err := s.opts.Store.RecordDeal(ctx, store.Deal{DealID: in.DealID, AccountID: in.Account.ID, RunID: j.firstRun, StartedAt: s.opts.Now()})
-		if err != nil {
-			s.storeError(c, err, "deal record", in.Account.ID)
-			return
-		}
-		s.usedDeal(c, ctx, d, in, body)
-	}
-}
-
-// usedDeal answers a deal already recorded: 200 while the journey it
-// belongs to runs, 409 deal_already_used once that journey is over.
-func (s *Server) usedDeal(c *gin.Context, ctx context.Context, d store.Deal, in workflows.JourneyInput, body StartResponse) {
-	refuse := func(why string) {
-		fail(c, http.StatusConflict, "deal_already_used",
-			fmt.Sprintf("deal %q was used by a journey of customer %q that %s; a deal starts one journey, ever: send the new deal's id", d.DealID, d.AccountID, why), "deal_id")
-	}
-	if d.AccountID != in.Account.ID {
-		refuse("is another customer's")
-		return
-	}
-	j, err := s.journeyOf(ctx, in.Account.ID)
-	switch {
-	case err != nil:
-		s.temporalError(c, err, in.Account.ID)
-	case j.open && !j.ended && j.firstRun == d.RunID:
-		c.JSON(http.StatusOK, body)
-	default:
-		refuse("is no longer running")
-	}
-}
-
-// recordDeal keeps the deal that started the journey whose first run is
-// runID. A failed write answers 503: the journey runs, and the CRM's retry
-// joins it and records the deal then.
-func (s *Server) recordDeal(c *gin.Context, ctx context.Context, in workflows.JourneyInput, runID string) bool {
-	if s.opts.Store == nil {
-		return true
-	}
-	if _, err := s.opts.Store.RecordDeal(ctx, store.Deal{DealID: in.DealID, AccountID: in.Account.ID, RunID: runID, StartedAt: s.opts.Now()}); err != nil {
-		s.storeError(c, err, "deal record after the start", in.Account.ID)
-		return false
-	}
-	return true
-}
-
-// journeyStatus is what the API needs to know of an account's workflow.
-type journeyStatus struct {
-	firstRun string // the first run of its chain: the journey's identity across continue-as-new
-	open     bool   // the workflow runs
-	ended    bool   // and yet the journey ended (churned, offboarded): it is sending its last messages
-}
-
-// journeyOf describes the account's current workflow. No workflow at all is
-// not open, not an error.
-func (s *Server) journeyOf(ctx context.Context, accountID string) (journeyStatus, error) {
-	resp, err := s.opts.Client.DescribeWorkflowExecution(ctx, workflows.WorkflowID(accountID), "")
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
-		return journeyStatus{}, nil
-	}
-	if err != nil {
-		return journeyStatus{}, err
-	}
-	info := resp.GetWorkflowExecutionInfo()
-	j := journeyStatus{firstRun: info.GetFirstRunId(), open: info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}
-	if p := info.GetSearchAttributes().GetIndexedFields()[workflows.SAPhase.GetName()]; p != nil {
-		var phase string
-		if converter.GetDefaultDataConverter().FromPayload(p, &phase) == nil {
-			j.ended = phase == workflows.PhaseEnded
-		}
-	}
-	return j, nil
 }
 
 // storeError answers 503 for a store that failed: the request may be retried.
