@@ -159,6 +159,10 @@ func (s *Server) act(c *gin.Context) {
 		return
 	}
 	err = s.apply(c, cl, useID)
+	// What the update did must be stored even if the customer has closed
+	// the page by now.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	if err == nil || workflows.IsDuplicateEvent(err) {
 		if err := s.opts.Store.FinishToken(ctx, useID, strings.ToLower(strings.TrimSuffix(a.question, "?"))); err != nil {
 			// Applied; the use stays pending (every click answers "being

@@ -254,3 +254,26 @@ func TestNeedHelpRepeatedFilesNothing(t *testing.T) {
 		})
 	}
 }
+
+// A customer who closes the page while the click is applied still has it
+// recorded: the result is stored after the journey took it, whatever
+// became of the request.
+func TestEmailActionRecordedWhenTheClickerLeaves(t *testing.T) {
+	e := newMockEnv(t, nil)
+	e.expectUpdates(workflows.UpdateEvent, 300*time.Millisecond, nil)
+	tok := e.links.Token(links.Link{CustomerID: "acme", Step: "touchpoint:review-30", Action: "book_review"})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "POST", e.url+"/a/"+tok, nil)
+	require.NoError(t, err)
+	_, err = http.DefaultClient.Do(req)
+	require.Error(t, err, "the customer left before the answer")
+
+	c, err := e.links.Parse(tok)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		result, used, err := e.store.TokenResult(context.Background(), c.UseID())
+		return err == nil && used && result != store.TokenPending
+	}, 5*time.Second, 20*time.Millisecond, "the use has its result, not a pending claim")
+	assert.Equal(t, 1, e.updates(workflows.UpdateEvent))
+}
