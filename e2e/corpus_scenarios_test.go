@@ -269,15 +269,16 @@ func playContacts(r *recording) {
 
 func playSendFailure(r *recording) {
 	pb := lean("send-failure", 200)
-	// Half a day, raised to workflows.MinDeliveryWindow (10 s of real
-	// time): attempts at 0, 1, 3 and 7 s (the retry policy's backoff), and
-	// the next would be past the deadline.
+	// Half a day, raised to the journey's minimum delivery window (10 s of
+	// real time): attempts at 0, 1, 3 and 7 s (the retry policy's backoff),
+	// and the next would be past the deadline.
 	pb.Delivery.GiveUpAfterDays = 0.5
 	in := corpusInput("send-failure", pb, 500*time.Millisecond)
+	in.MinDeliveryWindow = 10 * time.Second
 	in.Champion.Email = unreachable
 	r.begin(in)
 	r.settle()
-	r.waitFor("the failure notice", workflows.MinDeliveryWindow+30*time.Second, func(tl workflows.Timeline) bool {
+	r.waitFor("the failure notice", in.MinDeliveryWindow+30*time.Second, func(tl workflows.Timeline) bool {
 		return slices.ContainsFunc(tl.Entries, func(e workflows.Entry) bool {
 			return e.Step == "handoff:welcome:failed" && e.Kind == workflows.EntryTask
 		})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
@@ -105,8 +106,6 @@ func TestFailingMailboxStallsNothingOnARealServer(t *testing.T) {
 	fake := sendgridfake.New(t)
 	fake.FailFor("ada@mailbox-co.example", http.StatusInternalServerError)
 	pb := playbooks.Default()
-	// Five-second days: the 2-day delivery deadline is 10 s, the least any
-	// message is tried for (workflows.MinDeliveryWindow).
 	const day = 5 * time.Second
 	e := newTrustEnv(t, pb, day, func(st *store.Store) activities.Mailer {
 		return &activities.SendGrid{
@@ -114,7 +113,20 @@ func TestFailingMailboxStallsNothingOnARealServer(t *testing.T) {
 			Timeout: 5 * time.Second, Ledger: activities.StoreLedger{Store: st}, Suppressions: st,
 		}
 	})
-	e.start(t, "mailbox-co", "deal-m1")
+	// Started as the API starts it, with a 10 s delivery window (the least
+	// is 70 s, for a worker lost mid-send; a test need not wait that long).
+	in := workflows.JourneyInput{
+		Account:      workflows.Account{ID: "mailbox-co", Name: "Mailbox Co", Plan: "pro", RenewalDate: time.Now().AddDate(1, 0, 0)},
+		Champion:     workflows.Person{Name: "Ada Lovelace", Email: "ada@mailbox-co.example", TimeZone: "UTC"},
+		CSM:          workflows.Person{Name: "Grace Hopper", Email: "grace@vendor.example"},
+		ManagerEmail: "manager@vendor.example", SponsorEmail: "vp@vendor.example", DealID: "deal-m1",
+		Playbook: pb, DayLength: day, MinDeliveryWindow: 2 * day,
+	}
+	_, err := e.c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
+		ID: workflows.WorkflowID("mailbox-co"), TaskQueue: workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+	}, workflows.CustomerLifecycle, in)
+	require.NoError(t, err)
 	status, err := e.csm.do(http.MethodPost, "/v1/customers/mailbox-co/complaints",
 		map[string]any{"severity": "critical", "summary": "Nothing loads since the upgrade"}, nil)
 	require.NoError(t, err)

@@ -138,6 +138,10 @@ type JourneyInput struct {
 	DealID       string              `json:"deal_id"`
 	Playbook     *playbooks.Playbook `json:"playbook"`
 	DayLength    time.Duration       `json:"day_length"`
+	// MinDeliveryWindow is the least real time a message is tried for (0:
+	// workflows.MinDeliveryWindow, enough to survive a lost worker). Tests
+	// with short days set less, to see a give-up sooner.
+	MinDeliveryWindow time.Duration `json:"min_delivery_window,omitempty"`
 	// Revision is the code revision an API before revision 2 chose for the
 	// journey (see Revision); newer callers leave it 0 and the worker decides.
 	Revision int `json:"revision,omitempty"`
@@ -165,6 +169,9 @@ func (in *JourneyInput) Validate() error {
 	c.text("deal_id", in.DealID, MaxShortLen, true)
 	if in.DayLength < 0 || (in.DayLength > 0 && in.DayLength < 100*time.Millisecond) {
 		c.fail("day_length", "must be at least 100ms")
+	}
+	if in.MinDeliveryWindow < 0 {
+		c.fail("min_delivery_window", "must not be negative")
 	}
 	if in.Playbook == nil {
 		c.fail("playbook", "is required")

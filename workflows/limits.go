@@ -167,15 +167,16 @@ func ValidateEmailStatusFields(e EmailStatus) error {
 }
 
 // ValidateEventTime checks an event's own time against the journey: not in
-// the future (beyond EventClockSkew) and not before the journey began. A
-// zero time means "now".
+// the future and not before the journey began, each with EventClockSkew of
+// leeway (the sender's clock, SendGrid's whole-second timestamps, an event
+// queued in the second the journey started). A zero time means "now".
 func ValidateEventTime(t, journeyStart, now time.Time) error {
 	switch {
 	case t.IsZero():
 		return nil
 	case t.After(now.Add(EventClockSkew)):
 		return rejectf("time: %s is in the future", t.UTC().Format(time.RFC3339))
-	case t.Before(journeyStart):
+	case t.Before(journeyStart.Add(-EventClockSkew)):
 		return rejectf("time: %s is before the journey began (%s)", t.UTC().Format(time.RFC3339), journeyStart.UTC().Format(time.RFC3339))
 	}
 	return nil

@@ -51,7 +51,7 @@ const (
 // activityOptions: a send is retried until it succeeds or fails for good;
 // the idempotency key makes every retry safe.
 var activityOptions = workflow.ActivityOptions{
-	StartToCloseTimeout: 30 * time.Second,
+	StartToCloseTimeout: sendAttemptTimeout,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:        time.Second,
 		BackoffCoefficient:     2,

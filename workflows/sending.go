@@ -44,13 +44,24 @@ func (j *journey) send(ctx workflow.Context, now time.Time, sr SendRun) {
 }
 
 // MinDeliveryWindow is the least real time a message is tried for, whatever
-// the day length: with a demo's 100 ms days, two journey days would be less
-// than one slow attempt on a busy machine.
-const MinDeliveryWindow = 10 * time.Second
+// the day length (JourneyInput.MinDeliveryWindow may set another): two whole
+// attempts and a backoff. An attempt on a worker that dies is only known to
+// be lost when its start-to-close timeout passes; with a demo's short days
+// the playbook's deadline alone could end before the retry, and a killed
+// worker would cost the message.
+const MinDeliveryWindow = 2*sendAttemptTimeout + 10*time.Second
+
+// sendAttemptTimeout bounds one attempt of a send (SendGrid's own timeout is
+// 10 s by default).
+const sendAttemptTimeout = 30 * time.Second
 
 // deliveryWindow is how long a message is tried for.
 func (j *journey) deliveryWindow() time.Duration {
-	return max(j.days(j.pb.GiveUpAfterDays()), MinDeliveryWindow)
+	floor := MinDeliveryWindow
+	if j.in.MinDeliveryWindow > 0 {
+		floor = j.in.MinDeliveryWindow
+	}
+	return max(j.days(j.pb.GiveUpAfterDays()), floor)
 }
 
 // deadline is when a message is given up.

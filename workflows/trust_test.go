@@ -271,12 +271,17 @@ func TestEventCountsFromItsOwnTime(t *testing.T) {
 		c.update("future", workflows.UpdateEvent, future, nil)
 		before := workflows.EngagementEvent{ID: "before", Type: "login", Time: testStart.Add(-time.Hour)}
 		c.update("before", workflows.UpdateEvent, before, nil)
+		// SendGrid's timestamps are whole seconds: an open stamped just
+		// before the journey's first task is within the leeway.
+		edge := workflows.EngagementEvent{ID: "edge", Type: "email_open", Time: testStart.Add(-time.Second)}
+		c.update("edge", workflows.UpdateEvent, edge, nil)
 	})
 	h.at(22.1, func(c *call) { st = c.state() })
 	h.run(23)
 	require.NoError(t, h.results["old"].rejected)
 	assert.ErrorContains(t, h.results["future"].rejected, "time:")
 	assert.ErrorContains(t, h.results["before"].rejected, "time:")
+	require.NoError(t, h.results["edge"].rejected)
 	// The meeting was 20 days ago: a quarter-ish of its 25 points remain,
 	// added to the held call's decayed 25.
 	assert.Less(t, st.Scores.Engagement, 25, "an old event counts decayed")
