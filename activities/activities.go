@@ -75,16 +75,19 @@ type Sent struct {
 
 // Message is a rendered email as a Mailer receives it.
 type Message struct {
-	Key        string    `json:"key"`
-	CustomerID string    `json:"customer_id"`
-	Step       string    `json:"step"`
-	Kind       string    `json:"kind"` // "customer" or the team role
-	Template   string    `json:"template,omitempty"`
-	To         Recipient `json:"to"`
-	Subject    string    `json:"subject"`
-	Text       string    `json:"text"`
-	HTML       string    `json:"html,omitempty"` // customer emails; team notices are plain text
-	Actions    []Action  `json:"actions,omitempty"`
+	Key        string `json:"key"`
+	CustomerID string `json:"customer_id"`
+	Step       string `json:"step"`
+	Kind       string `json:"kind"` // "customer" or the team role
+	// Journey names the customer's journey a customer email belongs to
+	// (CustomerEmail.Journey), so its opens and clicks count on that one.
+	Journey  string    `json:"journey,omitempty"`
+	Template string    `json:"template,omitempty"`
+	To       Recipient `json:"to"`
+	Subject  string    `json:"subject"`
+	Text     string    `json:"text"`
+	HTML     string    `json:"html,omitempty"` // customer emails; team notices are plain text
+	Actions  []Action  `json:"actions,omitempty"`
 	// UnsubscribeURL is a one-click (RFC 8058) unsubscribe link for customer
 	// emails, sent as List-Unsubscribe; empty for team notices.
 	UnsubscribeURL string    `json:"unsubscribe_url,omitempty"`
@@ -136,7 +139,7 @@ func (a *Activities) SendCustomerEmail(ctx context.Context, req CustomerEmail) (
 		return Sent{}, temporal.NewNonRetryableApplicationError(err.Error(), PermanentFailureType, err)
 	}
 	return a.send(ctx, Message{
-		Key: req.Key, CustomerID: req.CustomerID, Step: req.Step, Kind: "customer", Template: req.Template,
+		Key: req.Key, CustomerID: req.CustomerID, Journey: req.Journey, Step: req.Step, Kind: "customer", Template: req.Template,
 		To: req.To, Subject: email.Subject, Text: email.Text, HTML: email.HTML, Actions: actions,
 		UnsubscribeURL: unsubscribe, ScheduledFor: req.ScheduledFor,
 	})

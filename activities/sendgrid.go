@@ -213,6 +213,11 @@ func (s *SendGrid) body(m Message) ([]byte, error) {
 		// engagement only for the customer's own email.
 		v3.SetCustomArg("kind", m.Kind)
 	}
+	if m.Journey != "" {
+		// A returning customer's new journey does not count the opens and
+		// clicks of the old journey's emails.
+		v3.SetCustomArg("journey", m.Journey)
+	}
 	if m.UnsubscribeURL != "" {
 		if strings.ContainsAny(m.UnsubscribeURL, "\r\n<>") {
 			return nil, fmt.Errorf("unsubscribe URL %q cannot go in a header", m.UnsubscribeURL)

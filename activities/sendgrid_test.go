@@ -104,6 +104,7 @@ func TestSendGridRequestIsAV3MailSend(t *testing.T) {
 	ledger := newLedger()
 	sg := newSendGrid(fake, ledger)
 	msg := customerMessage("wf-acme/touchpoint:review-30")
+	msg.Journey = "j1234"
 
 	sent, err := sg.Send(context.Background(), msg)
 	require.NoError(t, err)
@@ -129,8 +130,8 @@ func TestSendGridRequestIsAV3MailSend(t *testing.T) {
 		{Type: "text/html", Value: msg.HTML},
 	}, m.Content)
 	assert.Equal(t, map[string]string{
-		"customer_id": "acme", "idempotency_key": msg.Key, "step": "touchpoint:review-30", "kind": "customer",
-	}, m.CustomArgs, "the kind tells the event webhook whose open or click it is")
+		"customer_id": "acme", "idempotency_key": msg.Key, "step": "touchpoint:review-30", "kind": "customer", "journey": "j1234",
+	}, m.CustomArgs, "the kind and the journey tell the event webhook whose open or click it is")
 	assert.Equal(t, map[string]string{
 		"List-Unsubscribe":      "<https://lifecycle.example/u/tok123>",
 		"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

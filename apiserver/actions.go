@@ -191,7 +191,9 @@ var tryAgain = pageData{Title: "Please try again", Message: "We could not record
 
 // apply turns an action into the journey's message.
 func (s *Server) apply(c *gin.Context, cl links.Claims, useID string) error {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), applyTimeout)
+	// Not the request's context: a customer who closes the tab mid-click
+	// must not leave an update half sent and its use released.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), applyTimeout)
 	defer cancel()
 	id := workflows.WorkflowID(cl.CustomerID)
 	send := func(name string, arg any) error {
@@ -211,9 +213,9 @@ func (s *Server) apply(c *gin.Context, cl links.Claims, useID string) error {
 		event.Type = "email_click"
 		return send(workflows.UpdateEvent, event)
 	case "need_help":
-		return send(workflows.UpdateComplaint, workflows.Complaint{Severity: "low", Summary: fmt.Sprintf("The customer asked for help (answering %s).", cl.Step), Source: "email", Journey: cl.Journey})
+		return send(workflows.UpdateComplaint, workflows.Complaint{ID: event.ID, Severity: "low", Summary: fmt.Sprintf("The customer asked for help (answering %s).", cl.Step), Source: "email", Journey: cl.Journey})
 	case "report_problem":
-		return send(workflows.UpdateComplaint, workflows.Complaint{Severity: "medium", Summary: fmt.Sprintf("The customer says something is wrong (from %s).", cl.Step), Source: "email", Journey: cl.Journey})
+		return send(workflows.UpdateComplaint, workflows.Complaint{ID: event.ID, Severity: "medium", Summary: fmt.Sprintf("The customer says something is wrong (from %s).", cl.Step), Source: "email", Journey: cl.Journey})
 	case "unsubscribe":
 		if err := s.opts.Store.Suppress(ctx, cl.Email, "unsubscribe", s.opts.Now()); err != nil {
 			return err

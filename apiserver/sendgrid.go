@@ -60,6 +60,7 @@ type sendgridEvent struct {
 	Key        string `json:"idempotency_key"`
 	Step       string `json:"step"`
 	Kind       string `json:"kind"` // "customer" or a team role; absent on mail sent before it existed
+	Journey    string `json:"journey"`
 }
 
 var suppressing = map[string]bool{"bounce": true, "dropped": true, "spamreport": true, "unsubscribe": true, "group_unsubscribe": true}
@@ -167,6 +168,10 @@ func (s *Server) applySendGridEvent(ctx context.Context, ev sendgridEvent) (stri
 		}
 		if ev.Step != "" {
 			event.Attributes["step"] = ev.Step
+		}
+		if ev.Journey != "" {
+			// An earlier journey's email: the current journey refuses it.
+			event.Attributes[workflows.EventAttrJourney] = ev.Journey
 		}
 		if ev.Email != "" {
 			// Mail sent before kind existed may be a team notice: the

@@ -116,14 +116,15 @@ func TestSendGridEventsAreAttributed(t *testing.T) {
 	status, body := e.sendgridPost(sgBatch(
 		map[string]any{"email": "grace@vendor.example", "event": "open", "sg_event_id": "a-1", "timestamp": at, "customer_id": "acme", "kind": "csm"},
 		map[string]any{"email": "manager@vendor.example", "event": "click", "sg_event_id": "a-2", "timestamp": at, "customer_id": "acme", "kind": "manager"},
-		map[string]any{"email": "ada@acme.example", "event": "open", "sg_event_id": "a-3", "timestamp": at, "customer_id": "acme", "step": "handoff:welcome"},
+		map[string]any{"email": "ada@acme.example", "event": "open", "sg_event_id": "a-3", "timestamp": at, "customer_id": "acme", "step": "handoff:welcome", "journey": "j1234"},
 		map[string]any{"email": "grace@vendor.example", "event": "bounce", "sg_event_id": "a-4", "timestamp": at, "customer_id": "acme", "kind": "csm"},
 	))
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Equal(t, map[string]any{"not_customer": 2.0, "applied": 2.0}, body)
 	require.Len(t, events, 1)
 	assert.Equal(t, workflows.EngagementEvent{ID: "sg-a-3", Type: "email_open", Source: "sendgrid", Time: mockNow,
-		Attributes: map[string]string{"step": "handoff:welcome", workflows.EventAttrRecipient: "ada@acme.example"}}, events[0])
+		Attributes: map[string]string{"step": "handoff:welcome", workflows.EventAttrRecipient: "ada@acme.example", workflows.EventAttrJourney: "j1234"}}, events[0],
+		"the email's journey goes with it: an earlier journey's opens do not count on a new one")
 	assert.Equal(t, []workflows.EmailStatus{{Status: workflows.EmailSuppressed, Reason: "bounce", Source: "sendgrid", Address: "grace@vendor.example"}}, statuses,
 		"the journey decides what the CSM's address bouncing means")
 	_, suppressed, err := e.store.Suppressed(context.Background(), "grace@vendor.example")

@@ -212,6 +212,9 @@ type EventResult struct {
 
 // Complaint is a customer's complaint as received.
 type Complaint struct {
+	// ID, when set, deduplicates the complaint like an event id (across
+	// runs): an email link's "I need help" clicked again files nothing.
+	ID       string `json:"id,omitempty"`
 	Severity string `json:"severity"`
 	Summary  string `json:"summary"`
 	Source   string `json:"source,omitempty"`

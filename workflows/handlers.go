@@ -167,6 +167,14 @@ func (j *journey) validateEvent(ctx workflow.Context, ev EngagementEvent) error 
 	return nil
 }
 
+// seen remembers an event or complaint id in the bounded dedupe window.
+func (j *journey) seen(id string) {
+	j.c.Seen = append(j.c.Seen, id)
+	if over := len(j.c.Seen) - MaxSeenEvents; over > 0 {
+		j.c.Seen = slices.Clone(j.c.Seen[over:])
+	}
+}
+
 // sameJourney refuses a message from a link of another journey of this
 // customer (they churned and came back: the old emails' links are not the
 // new journey's answers).
@@ -179,10 +187,7 @@ func (j *journey) sameJourney(field, journey string) error {
 
 func (j *journey) onEvent(ctx workflow.Context, ev EngagementEvent) (EventResult, error) {
 	now := workflow.Now(ctx)
-	j.c.Seen = append(j.c.Seen, ev.ID)
-	if over := len(j.c.Seen) - MaxSeenEvents; over > 0 {
-		j.c.Seen = slices.Clone(j.c.Seen[over:])
-	}
+	j.seen(ev.ID)
 	if j.rev >= 2 {
 		// An event counts from its own time: a 20-day-old event decays as
 		// much and does not reset 20 days of silence.
@@ -208,6 +213,9 @@ func (j *journey) onEvent(ctx workflow.Context, ev EngagementEvent) (EventResult
 		}
 		summary = "Handoff call booked"
 		if at, err := time.Parse(time.RFC3339, ev.Attributes["call_at"]); err == nil && j.rev >= 2 {
+			if !j.c.Handoff.CallAt.IsZero() || j.c.Handoff.BookedReminded {
+				j.c.Handoff.Rebookings++
+			}
 			j.c.Handoff.CallAt = at.UTC()
 			j.c.Handoff.BookedReminded, j.c.Handoff.BookedEscalated = false, false
 			summary += " for " + at.UTC().Format("2006-01-02 15:04 MST")
@@ -232,6 +240,9 @@ func (j *journey) validateComplaint(c Complaint) error {
 	if err := j.sameJourney("journey", c.Journey); err != nil {
 		return err
 	}
+	if c.ID != "" && slices.Contains(j.c.Seen, c.ID) {
+		return temporal.NewApplicationError("complaint "+c.ID+" was already filed", DuplicateEventType)
+	}
 	open := 0
 	for _, cr := range j.c.Complaints {
 		if cr.Status == ComplaintOpen {
@@ -250,12 +261,16 @@ func ValidateComplaint(c Complaint) error {
 		return rejectf("severity: must be one of %s", strings.Join(playbooks.Severities, ", "))
 	}
 	var ch checker
+	ch.text("id", c.ID, 200, false)
 	ch.text("summary", c.Summary, MaxTextLen, true)
 	ch.text("source", c.Source, MaxShortLen, false)
 	return asRejection(ch.err())
 }
 
 func (j *journey) onComplaint(ctx workflow.Context, c Complaint) (ComplaintReceipt, error) {
+	if c.ID != "" {
+		j.seen(c.ID)
+	}
 	now := workflow.Now(ctx).UTC()
 	j.c.NextComplaint++
 	run := ComplaintRun{

@@ -98,16 +98,17 @@ func newJourney(ctx workflow.Context, in JourneyInput) (*journey, error) {
 
 // validateRun checks a run's input. A new journey on revision 2 or later is
 // checked as the API checks a start (renewal date within bounds as of the
-// workflow's clock); a continued run carries state that was checked when it
-// arrived, so only what the run cannot work without is checked again, and a
-// journey that started under looser rules keeps running.
+// workflow's clock); a continued run, or one that began on an earlier
+// revision, carries input that was checked when it arrived, so only what the
+// run cannot work without is checked again, and a journey that started under
+// looser rules keeps running.
 func (in *JourneyInput) validateRun(rev int, now time.Time) error {
-	if in.Carry == nil {
-		if rev >= 2 {
-			return in.ValidateStart(now)
-		}
-		return in.Validate()
+	if in.Carry == nil && rev >= 2 {
+		return in.ValidateStart(now)
 	}
+	// A run that started before revision 2 passed the checks of its day;
+	// checking it against today's limits on replay would fail a journey
+	// whose history goes on.
 	// The playbook was checked when the journey began and is carried
 	// unchanged: checking it again against newer bounds would fail a journey
 	// that started on a playbook valid then.
@@ -304,9 +305,12 @@ func (j *journey) run(ctx workflow.Context) (State, error) {
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(j.wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
 		sel.AddReceive(j.events, func(workflow.ReceiveChannel, bool) { j.drainEvents(ctx) })
-		// A journey with nothing scheduled (paused, say) still hears its
-		// cancellation; the loop's first check returns.
-		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+		// A journey with nothing scheduled still hears its cancellation (the
+		// loop's first check returns). Since revision 2 only: a revision-1
+		// history may show a cancel request that its run did not act on.
+		if j.rev >= 2 {
+			sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+		}
 		if timer != nil {
 			sel.AddFuture(timer, func(workflow.Future) { timer, timerAt, cancel = nil, time.Time{}, nil })
 		}

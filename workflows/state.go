@@ -98,6 +98,7 @@ type HandoffState struct {
 	CallAt          time.Time `json:"call_at,omitzero"`
 	BookedReminded  bool      `json:"booked_reminded,omitempty"`
 	BookedEscalated bool      `json:"booked_escalated,omitempty"`
+	Rebookings      int       `json:"rebookings,omitempty"` // bookings with a time after the first
 }
 
 // Milestone statuses.

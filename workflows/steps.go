@@ -146,12 +146,28 @@ func (j *journey) handoffSteps(add func(step)) {
 
 // bookedCallDue is when a booked handoff call should have been recorded as
 // held: a day after the call when the booking said when, else the end of the
-// playbook's handoff window.
+// playbook's handoff window, and for a booking made late in it, the
+// reminder's span after the booking.
 func (j *journey) bookedCallDue() time.Time {
-	if h := j.c.Handoff; !h.CallAt.IsZero() {
+	h := j.c.Handoff
+	if !h.CallAt.IsZero() {
 		return h.CallAt.Add(j.days(1))
 	}
-	return j.dayAt(j.pb.Handoff.EscalateAfterDays)
+	hp := j.pb.Handoff
+	end := j.dayAt(hp.EscalateAfterDays)
+	if late := h.BookedAt.Add(j.days(float64(max(1, hp.RemindAfterDays)))); late.After(end) {
+		return late
+	}
+	return end
+}
+
+// bookedKey names a booked-call step; a rebooking's steps have keys of
+// their own, or the outbox would take them for the first booking's.
+func (j *journey) bookedKey(step string) string {
+	if n := j.c.Handoff.Rebookings; n > 0 {
+		return fmt.Sprintf("%s:%d", step, n+1)
+	}
+	return step
 }
 
 // bookedHandoffSteps (since revision 2): a booked call is not a held one.
@@ -170,9 +186,10 @@ func (j *journey) bookedHandoffSteps(add func(step)) {
 		when = "after the call booked for " + h.CallAt.Format("2006-01-02 15:04 MST")
 	}
 	if !h.BookedReminded {
-		add(step{key: "handoff:booked-reminder", kind: EntryTask, due: due, run: func(ctx workflow.Context, now time.Time) error {
+		key := j.bookedKey("handoff:booked-reminder")
+		add(step{key: key, kind: EntryTask, due: due, run: func(ctx workflow.Context, now time.Time) error {
 			h.BookedReminded = true
-			return j.notify(ctx, now, roleCSM, "handoff:booked-reminder",
+			return j.notify(ctx, now, roleCSM, key,
 				fmt.Sprintf("%s: was the handoff call held?", j.in.Account.Name),
 				fmt.Sprintf("%s booked the handoff call, but it was not recorded as held %s. Record it (outcome handoff_held) or rebook it with the champion.", j.champion().Name, when),
 				"booked handoff call not recorded as held "+when)
@@ -180,9 +197,10 @@ func (j *journey) bookedHandoffSteps(add func(step)) {
 		return
 	}
 	if !h.BookedEscalated {
-		add(step{key: "handoff:booked-escalation", kind: EntryEscalation, due: due.Add(gap), run: func(ctx workflow.Context, now time.Time) error {
+		key := j.bookedKey("handoff:booked-escalation")
+		add(step{key: key, kind: EntryEscalation, due: due.Add(gap), run: func(ctx workflow.Context, now time.Time) error {
 			h.BookedEscalated = true
-			return j.notify(ctx, now, roleManager, "handoff:booked-escalation",
+			return j.notify(ctx, now, roleManager, key,
 				fmt.Sprintf("Handoff call for %s booked but not held", j.in.Account.Name),
 				fmt.Sprintf("%s (CSM) was reminded and has not recorded the handoff call with %s. Deal %s.", j.c.CSM.Name, j.champion().Name, j.in.DealID),
 				"booked handoff call still not recorded as held "+when)

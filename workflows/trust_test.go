@@ -310,15 +310,28 @@ func TestLateWakeWaitsForBusinessHours(t *testing.T) {
 	assert.Equal(t, time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC), e.At, "not at 03:00: at the next business slot")
 }
 
+// TestPausedJourneyCanBeCancelled: a paused journey keeps its calendar
+// steps pending (on revision 1 it had none, and a cancellation found
+// nothing to wake it), and a cancellation ends it.
 func TestPausedJourneyCanBeCancelled(t *testing.T) {
 	pb := playbooks.Default()
 	h := newHarness(t, testInput(pb))
+	var paused workflows.State
 	h.at(1, func(c *call) {
 		c.update("pause", workflows.UpdatePause, workflows.PauseRequest{Reason: "legal hold"}, nil)
 	})
+	h.at(2, func(c *call) { paused = c.state() })
 	h.run(400)
+	require.NotEmpty(t, paused.Next, "something is always pending while paused")
+	var steps []string
+	for _, n := range paused.Next {
+		steps = append(steps, n.Step)
+	}
+	assert.Contains(t, steps, "renewal:2027-01-05:120d", "the renewal reminders stay on the calendar")
 	assert.True(t, h.final.Paused)
 	assert.Equal(t, workflows.PhasePaused, h.final.Phase)
+	_, began := h.entry("term:2")
+	assert.True(t, began, "the renewal date came during the pause: the next term began")
 }
 
 func TestTeamAddressEventsAreNotTheCustomers(t *testing.T) {
@@ -424,4 +437,47 @@ func TestRevisionOneStateContinuesOnRevisionTwo(t *testing.T) {
 	require.Len(t, hist, 16, "days 0 to 15")
 	assert.Equal(t, 40, hist[9].Engagement)
 	assert.Equal(t, 0, hist[5].Engagement, "old points carry forward to the next stored one")
+}
+
+func TestLateBookingAndRebookingAreChasedInTime(t *testing.T) {
+	pb := playbooks.Default()
+	// Booked on day 6, after the handoff window (escalation on day 5): the
+	// call is expected within the reminder's span (3 days), not at once.
+	h := newHarness(t, testInput(pb))
+	h.at(6, func(c *call) { c.event("late-book", "handoff_booked") })
+	h.run(12)
+	assert.Contains(t, h.sent(workflows.EntryTask), "handoff:booked-reminder@9")
+	assert.Contains(t, h.sent(workflows.EntryEscalation), "handoff:booked-escalation@11")
+
+	// Booked for day 2, not held, rebooked for day 4: each booking is
+	// chased under its own key, so the outbox keeps both reminders.
+	h2 := newHarness(t, testInput(pb))
+	h2.at(1, func(c *call) {
+		c.event("book", "handoff_booked", "call_at", testStart.Add(2*testDay).Format(time.RFC3339))
+	})
+	h2.at(3.5, func(c *call) {
+		c.event("rebook", "handoff_booked", "call_at", testStart.Add(4*testDay).Format(time.RFC3339))
+	})
+	h2.run(5.5)
+	assert.Equal(t, []string{"handoff:booked-reminder@3", "handoff:booked-reminder:2@5"}, filter(h2.sent(workflows.EntryTask), "handoff:booked"))
+	msgs, err := h2.outbox.List(context.Background())
+	require.NoError(t, err)
+	var reminders int
+	for _, m := range msgs {
+		if strings.HasPrefix(m.Step, "handoff:booked-reminder") {
+			reminders++
+		}
+	}
+	assert.Equal(t, 2, reminders, "both reminders went out")
+}
+
+func TestComplaintWithAnIDIsFiledOnce(t *testing.T) {
+	h := newHarness(t, testInput(playbooks.Default()))
+	help := workflows.Complaint{ID: "action-use-1", Severity: "low", Summary: "help", Source: "email"}
+	h.at(1, func(c *call) { c.update("first", workflows.UpdateComplaint, help, nil) })
+	h.at(2, func(c *call) { c.update("again", workflows.UpdateComplaint, help, nil) })
+	h.run(3)
+	require.NoError(t, h.results["first"].rejected)
+	assert.True(t, workflows.IsDuplicateEvent(h.results["again"].rejected), "%v", h.results["again"].rejected)
+	assert.Len(t, h.final.OpenComplaints, 1)
 }
