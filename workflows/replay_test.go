@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"encoding/json"
 	"io/fs"
 	"log/slog"
 	"path/filepath"
@@ -56,6 +57,27 @@ func TestReplaySavedHistories(t *testing.T) {
 	for _, f := range files {
 		h, err := histories.Load(f)
 		require.NoError(t, err)
+		require.NoError(t, replay(h.Raw), f)
+	}
+}
+
+// TestRevisionOneHistoryWithLongFieldsReplays: a journey that began before
+// the input limits (revision 1) with, say, a 250-character account name is
+// still running; replaying its history must not apply today's limits to its
+// input (which would fail the run where its history goes on).
+func TestRevisionOneHistoryWithLongFieldsReplays(t *testing.T) {
+	for _, f := range []string{"testdata/journey_history.json", "testdata/journey_history_before_revision.json"} {
+		h, err := histories.Load(f)
+		require.NoError(t, err)
+		started := h.Raw.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes()
+		payload := started.GetInput().GetPayloads()[0]
+		var in map[string]any
+		require.NoError(t, json.Unmarshal(payload.GetData(), &in))
+		in["account"].(map[string]any)["name"] = strings.Repeat("Long Name Co ", 20) // 260 characters
+		in["deal_id"] = strings.Repeat("d", 300)
+		data, err := json.Marshal(in)
+		require.NoError(t, err)
+		payload.Data = data
 		require.NoError(t, replay(h.Raw), f)
 	}
 }
