@@ -27,7 +27,7 @@ const (
 // LedgerGet returns the entry for key, and false when there is none.
 func (s *Store) LedgerGet(ctx context.Context, key string) (LedgerEntry, bool, error) {
 	e := LedgerEntry{Key: key}
-	err := s.db.QueryRowContext(ctx,
+	err := s.rdb.QueryRowContext(ctx,
 		s.q(`SELECT status, provider_id, reason, updated_at FROM email_ledger WHERE idem_key = ?`), key,
 	).Scan(&e.Status, &e.ProviderID, &e.Reason, timeCol{&e.At})
 	if errors.Is(err, sql.ErrNoRows) {
@@ -86,7 +86,7 @@ func (s *Store) Suppress(ctx context.Context, email, reason string, at time.Time
 
 // Suppressed says whether email is on the suppression list, and why.
 func (s *Store) Suppressed(ctx context.Context, email string) (reason string, ok bool, err error) {
-	err = s.db.QueryRowContext(ctx, s.q(`SELECT reason FROM suppressions WHERE email = ?`), normEmail(email)).Scan(&reason)
+	err = s.rdb.QueryRowContext(ctx, s.q(`SELECT reason FROM suppressions WHERE email = ?`), normEmail(email)).Scan(&reason)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
@@ -211,9 +211,15 @@ func (s *Store) RecordDeal(ctx context.Context, d Deal) (Deal, error) {
 	if err := required("account id", d.AccountID); err != nil {
 		return Deal{}, err
 	}
-	if _, err := s.exec(ctx, `INSERT INTO deals (deal_id, account_id, run_id, started_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (deal_id) DO NOTHING`, d.DealID, d.AccountID, d.RunID, s.timeArg(d.StartedAt)); err != nil {
+	n, err := s.exec(ctx, `INSERT INTO deals (deal_id, account_id, run_id, started_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (deal_id) DO NOTHING`, d.DealID, d.AccountID, d.RunID, s.timeArg(d.StartedAt))
+	if err != nil {
 		return Deal{}, err
+	}
+	if n == 1 {
+		// The first record: no read back; the time as the database keeps it.
+		d.StartedAt = d.StartedAt.UTC().Truncate(time.Microsecond)
+		return d, nil
 	}
 	got, _, err := s.Deal(ctx, d.DealID)
 	return got, err
@@ -222,7 +228,7 @@ func (s *Store) RecordDeal(ctx context.Context, d Deal) (Deal, error) {
 // Deal returns the record of dealID, and false when it was never used.
 func (s *Store) Deal(ctx context.Context, dealID string) (Deal, bool, error) {
 	d := Deal{DealID: dealID}
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT account_id, run_id, started_at FROM deals WHERE deal_id = ?`), dealID).
+	err := s.rdb.QueryRowContext(ctx, s.q(`SELECT account_id, run_id, started_at FROM deals WHERE deal_id = ?`), dealID).
 		Scan(&d.AccountID, &d.RunID, timeCol{&d.StartedAt})
 	if errors.Is(err, sql.ErrNoRows) {
 		return Deal{}, false, nil

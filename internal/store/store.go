@@ -40,7 +40,13 @@ const sqliteTimeLayout = "2006-01-02T15:04:05.000000Z"
 
 // Store is safe for concurrent use.
 type Store struct {
-	db     *sql.DB
+	db *sql.DB
+	// rdb serves point reads (a deal, a suppression, a ledger entry, a
+	// token). With SQLite, db is one connection that every write queues on,
+	// and a lookup on the API's hot path (a start's deal check) would wait
+	// behind the worker's outbox writes; WAL lets readers on other
+	// connections go on beside the writer. With PostgreSQL it is db.
+	rdb    *sql.DB
 	driver string
 }
 
@@ -62,7 +68,7 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 		return nil, fmt.Errorf("%s: %w", setting, err)
 	}
 	if err := s.migrate(ctx, migrations); err != nil {
-		_ = s.db.Close()
+		_ = s.Close()
 		return nil, fmt.Errorf("%s: %w", setting, err)
 	}
 	return s, nil
@@ -97,7 +103,7 @@ func openPostgres(ctx context.Context, databaseURL string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	return &Store{db: db, driver: driverPostgres}, nil
+	return &Store{db: db, rdb: db, driver: driverPostgres}, nil
 }
 
 func openSQLite(ctx context.Context, dataDir string) (*Store, error) {
@@ -126,7 +132,16 @@ func openSQLite(ctx context.Context, dataDir string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &Store{db: db, driver: driverSQLite}, nil
+	// Readers: query_only, so a write sent here by mistake fails instead of
+	// contending for the lock.
+	rdb, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(4)
+	rdb.SetMaxIdleConns(4)
+	return &Store{db: db, rdb: rdb, driver: driverSQLite}, nil
 }
 
 // pingSQLite connects, retrying while another process holds the lock:
@@ -148,7 +163,13 @@ func pingSQLite(ctx context.Context, db *sql.DB) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.rdb != s.db {
+		err = errors.Join(err, s.rdb.Close())
+	}
+	return err
+}
 
 // Driver is "sqlite" or "postgres".
 func (s *Store) Driver() string { return s.driver }
