@@ -27,12 +27,7 @@ func (e *env) dealPost(deal map[string]any) (int, map[string]any) {
 	req, _ := http.NewRequest("POST", e.url+"/v1/webhooks/deals", bytes.NewReader(payload))
 	req.Header.Set(apiserver.DealTimestampHeader, fmt.Sprint(now))
 	req.Header.Set(apiserver.DealSignatureHeader, apiserver.SignDeal(dealToken, now, payload))
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(e.t, err)
-	defer resp.Body.Close()
-	out := map[string]any{}
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return doJSON(e.t, req)
 }
 
 // journey describes the account's current journey: its first run and status.

@@ -158,12 +158,7 @@ func (e *env) sendgridPost(key *ecdsa.PrivateKey, ts int64, body []byte) (int, m
 	req, _ := http.NewRequest("POST", e.url+"/v1/webhooks/sendgrid", bytes.NewReader(body))
 	req.Header.Set(apiserver.SendGridTimestampHeader, tsText)
 	req.Header.Set(apiserver.SendGridSignatureHeader, base64.StdEncoding.EncodeToString(sig))
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(e.t, err)
-	defer resp.Body.Close()
-	out := map[string]any{}
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return doJSON(e.t, req)
 }
 
 func TestSendGridWebhook(t *testing.T) {

@@ -316,12 +316,7 @@ func (e *mockEnv) dealPost(payload []byte) (int, map[string]any) {
 	ts := mockNow.Unix()
 	req.Header.Set(apiserver.DealTimestampHeader, fmt.Sprint(ts))
 	req.Header.Set(apiserver.DealSignatureHeader, apiserver.SignDeal(dealToken, ts, payload))
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(e.t, err)
-	defer resp.Body.Close()
-	out := map[string]any{}
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return doJSON(e.t, req)
 }
 
 // The state is read as of the API's clock, not the journey's last wake-up.
@@ -372,4 +367,16 @@ func TestNewDealWaitsForTheEndedJourneyToClose(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, used)
 	assert.Equal(t, "run-2", d.RunID)
+}
+
+// doJSON sends req and decodes the JSON object it answers (empty when the
+// body is not one).
+func doJSON(t *testing.T, req *http.Request) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	out := map[string]any{}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
 }

@@ -35,12 +35,6 @@ const (
 	EventClockSkew = 5 * time.Minute
 )
 
-// Limits a caller may want to show, by name, for the README and the API.
-var Limits = map[string]int{
-	"email": MaxEmailLen, "name": MaxNameLen, "short_text": MaxShortLen, "text": MaxTextLen,
-	"renewal_years": MaxRenewalYears, "open_complaints": MaxOpenComplaints,
-}
-
 // checker collects field errors in order.
 type checker struct{ errs []error }
 

@@ -108,7 +108,7 @@ func (j *journey) delivered(ctx workflow.Context, sr SendRun, err error) {
 	now := workflow.Now(ctx)
 	j.c.Failures++
 	why := failureReason(err)
-	j.entry(now, EntrySystem, sr.Step+":failed", fmt.Sprintf("Email to %s given up", roleName(sr.Role)), why, "")
+	j.entry(now, EntrySystem, sr.Step+":failed", fmt.Sprintf("Email to %s given up", sr.Role), why, "")
 	j.log.Warn("message given up", "step", sr.Step, "role", sr.Role, "error", err)
 	if strings.HasSuffix(sr.Step, ":failed") && sr.Role == roleManager {
 		return // the last resort failed too: the timeline and the log keep it
@@ -124,15 +124,8 @@ func (j *journey) delivered(ctx workflow.Context, sr SendRun, err error) {
 		recipient = sr.Notice.To.Email
 	}
 	_ = j.notify(ctx, now, to, sr.Step+":failed", fmt.Sprintf("%s: an email could not be delivered", j.in.Account.Name),
-		fmt.Sprintf("The %s email for step %s to %s could not be delivered: %s. Reach them another way.", roleName(sr.Role), sr.Step, recipient, why),
+		fmt.Sprintf("The %s email for step %s to %s could not be delivered: %s. Reach them another way.", sr.Role, sr.Step, recipient, why),
 		"email undeliverable")
-}
-
-func roleName(role string) string {
-	if role == roleCustomer {
-		return "customer"
-	}
-	return role
 }
 
 // failureReason says why a message was given up, in a line.
