@@ -126,7 +126,9 @@ type Account struct {
 //     renewals; booked calls expected; events count from their own time;
 //     late customer email waits for business hours; wake-ups at score
 //     changes; email keys and links scoped by journey (chapter).
-const Revision = 2
+//  3. The main loop waits for sends in its selector instead of a coroutine
+//     per message (a step's commands in the order it gave them).
+const Revision = 3
 
 // JourneyInput starts (or, with Carry set, continues) a journey.
 type JourneyInput struct {

@@ -38,6 +38,9 @@ type journey struct {
 	// rev is the code revision this run follows (see Revision): recorded by
 	// the worker that started the run, so a replay takes the same branches.
 	rev int
+	// inflight holds the activity of each message in flight, by key (since
+	// revision 3; see sending.go).
+	inflight map[string]workflow.Future
 }
 
 // CustomerLifecycle runs one customer's journey: handoff, onboarding,
@@ -81,7 +84,8 @@ func newJourney(ctx workflow.Context, in JourneyInput) (*journey, error) {
 	j := &journey{
 		in: in, pb: in.Playbook, c: in.Carry, wfID: info.WorkflowExecution.ID, loc: loc, rev: rev,
 		wake: workflow.NewBufferedChannel(ctx, 1), events: workflow.GetSignalChannel(ctx, SignalEvent),
-		log: log.With(workflow.GetLogger(ctx), "customer_id", in.Account.ID, "workflow_id", info.WorkflowExecution.ID),
+		inflight: map[string]workflow.Future{},
+		log:      log.With(workflow.GetLogger(ctx), "customer_id", in.Account.ID, "workflow_id", info.WorkflowExecution.ID),
 	}
 	j.in.Carry = nil
 	if j.c == nil {
@@ -314,6 +318,7 @@ func (j *journey) run(ctx workflow.Context) (State, error) {
 		if timer != nil {
 			sel.AddFuture(timer, func(workflow.Future) { timer, timerAt, cancel = nil, time.Time{}, nil })
 		}
+		j.awaitSends(ctx, sel)
 		sel.Select(ctx)
 	}
 }
@@ -426,7 +431,21 @@ func (j *journey) fitCarry(now time.Time, next *JourneyInput) error {
 func (j *journey) finish(ctx workflow.Context) (State, error) {
 	// Messages in flight (a complaint's task, a failure notice) still go out;
 	// each is bounded by its delivery deadline.
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && len(j.c.Sending) == 0 }); err != nil {
+	if j.rev >= 3 {
+		if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+			return State{}, err
+		}
+		for len(j.c.Sending) > 0 && ctx.Err() == nil {
+			sel := workflow.NewSelector(ctx)
+			sel.AddReceive(j.wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+			sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+			j.awaitSends(ctx, sel)
+			sel.Select(ctx)
+		}
+		if err := ctx.Err(); err != nil {
+			return State{}, err
+		}
+	} else if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && len(j.c.Sending) == 0 }); err != nil {
 		return State{}, err
 	}
 	j.drainEvents(ctx) // recorded as refused: the journey has ended

@@ -10,16 +10,19 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/seed-a80403e2/lifecycle/activities"
 )
 
 // Since revision 2, a message never holds up the journey: send records it in
-// the state and issues its activity in a coroutine of its own, and the
-// schedule goes on (a complaint's SLA ladder does not wait for a welcome
-// email that SendGrid keeps refusing). Each message is retried until the
-// playbook's delivery deadline; then it is recorded as failed and becomes a
-// task for the CSM (for the manager when the CSM's own notice failed).
+// the state and issues its activity, and the schedule goes on (a complaint's
+// SLA ladder does not wait for a welcome email that SendGrid keeps
+// refusing). Each message is retried until the playbook's delivery
+// deadline; then it is recorded as failed and becomes a task for the CSM
+// (for the manager when the CSM's own notice failed).
+//
+// Revision 2 waited for each activity in a coroutine of its own. Since
+// revision 3 the main loop issues the activity where the step runs and waits
+// for it in its selector, beside the timer and the events: no goroutine per
+// message, and a step's commands come in the order the step gave them.
 
 // send starts a message; the step that called it has already marked itself
 // done, so the message is issued exactly once per step.
@@ -37,7 +40,10 @@ func (j *journey) send(ctx workflow.Context, now time.Time, sr SendRun) {
 	sr.Since = now.UTC()
 	j.c.Sending = append(j.c.Sending, sr)
 	if sendHook != nil { // tests only (hooks.go)
-		sendHook(ctx, sr.Step, func(ctx workflow.Context) { j.issue(ctx, sr) })
+		sendHook(ctx, sr.Step, func(ctx workflow.Context) {
+			j.issue(ctx, sr)
+			j.poke() // the main loop's selector does not hold it yet
+		})
 		return
 	}
 	j.issue(ctx, sr)
@@ -67,7 +73,9 @@ func (j *journey) deliveryWindow() time.Duration {
 // deadline is when a message is given up.
 func (j *journey) deadline(sr SendRun) time.Time { return sr.Since.Add(j.deliveryWindow()) }
 
-// issue runs a message's activity in its own coroutine.
+// issue starts a message's activity. Since revision 3 its future waits in
+// j.inflight for the main loop's selector (awaitSends); revision 2 waited in
+// a coroutine of the message's own.
 func (j *journey) issue(ctx workflow.Context, sr SendRun) {
 	opts := activityOptions
 	policy := *activityOptions.RetryPolicy
@@ -80,21 +88,43 @@ func (j *journey) issue(ctx workflow.Context, sr SendRun) {
 	// a continued run issues a message that was close to it.
 	floor := min(opts.StartToCloseTimeout, j.deliveryWindow())
 	opts.ScheduleToCloseTimeout = max(j.deadline(sr).Sub(workflow.Now(ctx)), floor)
-	workflow.Go(ctx, func(ctx workflow.Context) {
+	start := func(ctx workflow.Context) workflow.Future {
 		actx := workflow.WithActivityOptions(ctx, opts)
-		var f workflow.Future
 		if sr.Customer != nil {
-			f = workflow.ExecuteActivity(actx, acts.SendCustomerEmail, *sr.Customer)
-		} else {
-			f = workflow.ExecuteActivity(actx, acts.NotifyTeam, *sr.Notice)
+			return workflow.ExecuteActivity(actx, acts.SendCustomerEmail, *sr.Customer)
 		}
-		var sent activities.Sent
-		err := f.Get(ctx, &sent)
+		return workflow.ExecuteActivity(actx, acts.NotifyTeam, *sr.Notice)
+	}
+	if j.rev >= 3 {
+		j.inflight[sr.Key] = start(ctx)
+		return
+	}
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		err := start(ctx).Get(ctx, nil)
 		if ctx.Err() != nil {
 			return // the journey is being cancelled
 		}
 		j.delivered(ctx, sr, err)
 	})
+}
+
+// awaitSends adds the messages in flight to the main loop's selector, in the
+// order they were sent.
+func (j *journey) awaitSends(ctx workflow.Context, sel workflow.Selector) {
+	for _, sr := range j.c.Sending {
+		f, ok := j.inflight[sr.Key]
+		if !ok {
+			continue // held back by a test's sendHook, or a revision-2 run's
+		}
+		sel.AddFuture(f, func(f workflow.Future) {
+			delete(j.inflight, sr.Key)
+			err := f.Get(ctx, nil)
+			if ctx.Err() != nil {
+				return // the journey is being cancelled
+			}
+			j.delivered(ctx, sr, err)
+		})
+	}
 }
 
 // delivered takes a finished message off the in-flight list; a failed one is

@@ -481,3 +481,100 @@ func TestComplaintWithAnIDIsFiledOnce(t *testing.T) {
 	assert.True(t, workflows.IsDuplicateEvent(h.results["again"].rejected), "%v", h.results["again"].rejected)
 	assert.Len(t, h.final.OpenComplaints, 1)
 }
+
+// flakyMailer fails the first n attempts of the messages whose step starts
+// with prefix (SendGrid answering 500, then recovering).
+type flakyMailer struct {
+	next     activities.Mailer
+	prefix   string
+	n        int
+	mu       sync.Mutex
+	attempts int
+}
+
+func (m *flakyMailer) Send(ctx context.Context, msg activities.Message) (activities.Sent, error) {
+	if strings.HasPrefix(msg.Step, m.prefix) {
+		m.mu.Lock()
+		m.attempts++
+		fail := m.attempts <= m.n
+		m.mu.Unlock()
+		if fail {
+			return activities.Sent{}, errors.New("sendgrid: 500 Internal Server Error")
+		}
+	}
+	return m.next.Send(ctx, msg)
+}
+
+// TestMessageInFlightAtContinueAsNewGoesOutOnce: the term notice is sent by
+// the step that makes the journey continue as new, so it is still retrying
+// when the run ends. The next run issues it again under the same key; it
+// goes out once, and nothing is recorded as failed.
+func TestMessageInFlightAtContinueAsNewGoesOutOnce(t *testing.T) {
+	pb := playbooks.Default()
+	in := testInput(pb)
+	in.Account.RenewalDate = testStart.AddDate(0, 0, 40)
+	h := newHarness(t, in)
+	mailer := &flakyMailer{next: h.outbox, prefix: "term:", n: 4}
+	h.mailer = mailer
+	h.run(42)
+
+	require.GreaterOrEqual(t, len(h.runs), 2, "the term boundary continued the journey as new")
+	assert.Equal(t, 2, h.final.Term)
+	assert.Zero(t, h.final.Sending, "nothing left in flight")
+	assert.Zero(t, h.final.Failures)
+	assert.Greater(t, mailer.attempts, mailer.n, "retried past the failures")
+	msgs, err := h.outbox.List(context.Background())
+	require.NoError(t, err)
+	var term []activities.Message
+	for _, m := range msgs {
+		if strings.HasPrefix(m.Step, "term:") {
+			term = append(term, m)
+		}
+	}
+	require.Len(t, term, 1, "the term notice went out once")
+	assert.Equal(t, "grace@vendor.example", term[0].To.Email)
+	assert.Equal(t, "customer:acme/"+h.final.Journey+"/"+term[0].Step, term[0].Key, "under the key of the run that sent it")
+	for _, e := range h.timeline.Entries {
+		assert.NotContains(t, e.Step, ":failed")
+	}
+}
+
+// TestRevisionTwoMessagesInFlightGoOutOnRevisionThree: a revision-2 run
+// (each message waited for in a coroutine) carried two messages in flight to
+// its continue-as-new; the run of this worker issues them from its main loop
+// and each goes out once, under its key.
+func TestRevisionTwoMessagesInFlightGoOutOnRevisionThree(t *testing.T) {
+	pb := playbooks.Default()
+	in := testInput(pb)
+	in.Revision = 2
+	key := func(step string) string { return "customer:acme/first-run/" + step }
+	in.Carry = &workflows.Carry{
+		Start: testStart.Add(-10 * testDay), Term: 1, RenewalDate: in.Account.RenewalDate, CSM: in.CSM, Runs: 1, Chapter: "first-run",
+		TouchpointsSent: append([]bool{true, true}, make([]bool, len(pb.Touchpoints)-2)...),
+		Handoff:         workflows.HandoffState{WelcomeSent: true, CSMTaskSent: true, HeldAt: testStart.Add(-9 * testDay)},
+		Milestones:      []workflows.MilestoneRun{{ID: "kickoff", Status: workflows.MilestonePending}},
+		Adoption:        workflows.AdoptionState{NextQBRDay: 180, NextCheckinDay: 120},
+		Happiness:       workflows.HappinessCalc{PulseAvg: 70},
+		Sending: []workflows.SendRun{
+			{Key: key("touchpoint:checkin-7"), Step: "touchpoint:checkin-7", Role: "customer", Since: testStart.Add(-3 * testDay),
+				Customer: &activities.CustomerEmail{Key: key("touchpoint:checkin-7"), CustomerID: "acme", Journey: "first-run", Step: "touchpoint:checkin-7",
+					To: activities.Recipient{Name: "Ada Lovelace", Email: "ada@acme.example"}, Template: "checkin",
+					Data: map[string]string{"AccountName": "Acme Corp", "CSMName": "Grace Hopper", "CSMEmail": "grace@vendor.example", "Day": "7"}}},
+			{Key: key("milestone:kickoff:late"), Step: "milestone:kickoff:late", Role: "csm", Since: testStart.Add(-testDay),
+				Notice: &activities.TeamNotice{Key: key("milestone:kickoff:late"), CustomerID: "acme", Step: "milestone:kickoff:late", Role: "csm",
+					To: activities.Recipient{Name: "Grace Hopper", Email: "grace@vendor.example"}, Subject: "Acme Corp: kickoff is late", Body: "Chase it."}},
+		},
+	}
+	h := newHarness(t, in)
+	h.run(1)
+	assert.Equal(t, workflows.Revision, h.final.Revision)
+	assert.Zero(t, h.final.Sending)
+	msgs, err := h.outbox.List(context.Background())
+	require.NoError(t, err)
+	got := map[string]int{}
+	for _, m := range msgs {
+		got[m.Key]++
+	}
+	assert.Equal(t, 1, got[key("touchpoint:checkin-7")], "the customer's message went out once")
+	assert.Equal(t, 1, got[key("milestone:kickoff:late")], "the CSM's notice went out once")
+}
