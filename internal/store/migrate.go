@@ -126,6 +126,35 @@ var migrations = []migration{
 			)`,
 		},
 	},
+	{
+		version: 3,
+		name:    "dashboard sessions, shared by every API replica",
+		// id_hash is the SHA-256 of the session id (hex); the id itself is
+		// only in the browser's cookie. The index serves the purge of
+		// expired sessions.
+		sqlite: []string{
+			`CREATE TABLE dashboard_sessions (
+				id_hash         TEXT PRIMARY KEY,
+				role            TEXT NOT NULL,
+				csrf            TEXT NOT NULL,
+				key_fingerprint TEXT NOT NULL,
+				created_at      TEXT NOT NULL,
+				expires_at      TEXT NOT NULL
+			)`,
+			`CREATE INDEX dashboard_sessions_expires ON dashboard_sessions (expires_at)`,
+		},
+		postgres: []string{
+			`CREATE TABLE dashboard_sessions (
+				id_hash         TEXT PRIMARY KEY,
+				role            TEXT NOT NULL,
+				csrf            TEXT NOT NULL,
+				key_fingerprint TEXT NOT NULL,
+				created_at      TIMESTAMPTZ NOT NULL,
+				expires_at      TIMESTAMPTZ NOT NULL
+			)`,
+			`CREATE INDEX dashboard_sessions_expires ON dashboard_sessions (expires_at)`,
+		},
+	},
 }
 
 var createSchemaMigrations = map[string]string{

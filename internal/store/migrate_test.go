@@ -135,7 +135,7 @@ func TestMigration2KeepsSeenEvents(t *testing.T) {
 			require.NoError(t, s.Close())
 			// Rebuild the database as version 1 left it.
 			s = openT(t, databaseURL, dataDir)
-			for _, stmt := range []string{`DROP TABLE deals`, `DROP TABLE webhook_events`, `DELETE FROM schema_migrations WHERE version > 1`} {
+			for _, stmt := range []string{`DROP TABLE dashboard_sessions`, `DROP TABLE deals`, `DROP TABLE webhook_events`, `DELETE FROM schema_migrations WHERE version > 1`} {
 				_, err := s.db.ExecContext(ctx, stmt)
 				require.NoError(t, err)
 			}
@@ -166,6 +166,28 @@ func TestMigration2KeepsSeenEvents(t *testing.T) {
 			assert.False(t, ok)
 		})
 	}
+}
+
+// TestMigration3AddsSessionsOnTop: a database at version 2 gets the
+// sessions table and keeps what it had.
+func TestMigration3AddsSessionsOnTop(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		for _, stmt := range []string{`DROP TABLE dashboard_sessions`, `DELETE FROM schema_migrations WHERE version > 2`} {
+			_, err := s.db.ExecContext(ctx, stmt)
+			require.NoError(t, err)
+		}
+		_, err := s.RecordDeal(ctx, Deal{DealID: "deal-1", AccountID: "acme", RunID: "r1", StartedAt: at(1)})
+		require.NoError(t, err)
+		assert.Equal(t, []int{1, 2}, appliedVersions(t, s))
+
+		require.NoError(t, s.migrate(ctx, migrations))
+		assert.Equal(t, allVersions(), appliedVersions(t, s))
+		_, ok, err := s.Deal(ctx, "deal-1")
+		require.NoError(t, err)
+		assert.True(t, ok, "the deal is still there")
+		require.NoError(t, s.CreateDashboardSession(ctx, "id", DashboardSession{Role: "csm", CSRF: "c", KeyFingerprint: "f", CreatedAt: at(1), ExpiresAt: at(2)}))
+	})
 }
 
 func allVersions() []int {

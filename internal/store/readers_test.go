@@ -10,9 +10,9 @@ import (
 )
 
 // TestReadsDoNotQueueBehindWrites: a lookup (a start's deal check, the
-// worker's suppression check) answers while a write transaction holds the
-// writer, from what is committed. With one SQLite connection for both it
-// waited for the writer.
+// worker's suppression check, a dashboard session) answers while a write
+// transaction holds the writer, from what is committed. With one SQLite
+// connection for both it waited for the writer.
 func TestReadsDoNotQueueBehindWrites(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
@@ -37,5 +37,7 @@ func TestReadsDoNotQueueBehindWrites(t *testing.T) {
 		assert.False(t, ok, "an uncommitted write is not seen")
 		_, _, err = s.Suppressed(rctx, "ada@acme.example")
 		require.NoError(t, err)
+		_, _, err = s.DashboardSession(rctx, "a-session-id")
+		require.NoError(t, err, "a dashboard request's session check did not wait for the writer")
 	})
 }

@@ -1,8 +1,8 @@
 // Package store keeps what is not journey state: the sent-email ledger, the
 // suppression list, used email-action tokens, processed webhook event ids,
-// the deals journeys used and the local outbox. It is a SQLite file in the data directory by default and
-// PostgreSQL when DATABASE_URL is set; both get the same schema, migrated at
-// Open.
+// the deals journeys used, the dashboard's sessions and the local outbox. It
+// is a SQLite file in the data directory by default and PostgreSQL when
+// DATABASE_URL is set; both get the same schema, migrated at Open.
 package store
 
 import (
@@ -42,10 +42,11 @@ const sqliteTimeLayout = "2006-01-02T15:04:05.000000Z"
 type Store struct {
 	db *sql.DB
 	// rdb serves point reads (a deal, a suppression, a ledger entry, a
-	// token). With SQLite, db is one connection that every write queues on,
-	// and a lookup on the API's hot path (a start's deal check) would wait
-	// behind the worker's outbox writes; WAL lets readers on other
-	// connections go on beside the writer. With PostgreSQL it is db.
+	// dashboard session). With SQLite, db is one connection that every
+	// write queues on, and a lookup on the API's hot path (a start's deal
+	// check, a dashboard request's session) would wait behind the worker's
+	// outbox writes; WAL lets readers on other connections go on beside the
+	// writer. With PostgreSQL it is db.
 	rdb    *sql.DB
 	driver string
 }
