@@ -12,6 +12,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -45,12 +46,20 @@ type Options struct {
 	// Suppressions is the store's suppression list, which an admin lifts to
 	// resume a customer's email; nil hides that form.
 	Suppressions Suppressions
-	Logger       *zap.Logger
-	Now          func() time.Time
+	// Sessions keeps the signed-in browsers: the store, shared by every API
+	// replica. Required.
+	Sessions Sessions
+	Logger   *zap.Logger
+	Now      func() time.Time
 	// Secure sets the cookies' Secure flag (the public URL is https).
 	Secure bool
 	// SessionTTL bounds a session; 12 hours (a working day) when zero.
 	SessionTTL time.Duration
+	// SignInPerKey and SignInPerAddress limit sign-in attempts per key
+	// tried and per client address; DefaultSignInPerKey and
+	// DefaultSignInPerAddress when zero.
+	SignInPerKey     Limit
+	SignInPerAddress Limit
 }
 
 // Suppressions is the part of the store the dashboard changes.
@@ -64,21 +73,28 @@ var _ Suppressions = (*store.Store)(nil)
 
 // Dashboard serves /ui.
 type Dashboard struct {
-	opts       Options
-	log        *zap.Logger
-	pages      map[string]*template.Template
-	sessions   *sessions
-	static     http.Handler
-	chartCache chartCache
+	opts  Options
+	log   *zap.Logger
+	pages map[string]*template.Template
+	// keyRoles maps the fingerprint of each configured key to its role: a
+	// stored session is live only while its key is one of them.
+	keyRoles    map[string]string
+	limits      *signInLimits
+	crossOrigin *http.CrossOriginProtection
+	static      http.Handler
+	chartCache  chartCache
 }
 
 // pageNames are the templates rendered as whole pages (each with layout.html).
 var pageNames = []string{"signin", "portfolio", "customer", "outbox", "outbox_email", "error"}
 
-// New parses the templates and prepares the session store.
+// New parses the templates and prepares the sign-in checks.
 func New(opts Options) (*Dashboard, error) {
 	if opts.Client == nil {
 		return nil, errors.New("dashboard: a Temporal client is required")
+	}
+	if opts.Sessions == nil {
+		return nil, errors.New("dashboard: a session store is required (Options.Sessions: the store)")
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
@@ -89,8 +105,22 @@ func New(opts Options) (*Dashboard, error) {
 	if opts.SessionTTL == 0 {
 		opts.SessionTTL = 12 * time.Hour
 	}
-	d := &Dashboard{opts: opts, log: opts.Logger, pages: map[string]*template.Template{}}
-	d.sessions = newSessions(opts.Now, opts.SessionTTL)
+	if opts.SignInPerKey == (Limit{}) {
+		opts.SignInPerKey = DefaultSignInPerKey
+	}
+	if opts.SignInPerAddress == (Limit{}) {
+		opts.SignInPerAddress = DefaultSignInPerAddress
+	}
+	for name, l := range map[string]Limit{"SignInPerKey": opts.SignInPerKey, "SignInPerAddress": opts.SignInPerAddress} {
+		if l.PerMinute <= 0 || l.Burst < 1 {
+			return nil, fmt.Errorf("dashboard: Options.%s: want a positive rate and a burst of 1 or more, got %+v", name, l)
+		}
+	}
+	d := &Dashboard{opts: opts, log: opts.Logger, pages: map[string]*template.Template{}, keyRoles: map[string]string{},
+		limits: newSignInLimits(opts.SignInPerAddress, opts.SignInPerKey), crossOrigin: http.NewCrossOriginProtection()}
+	for key, role := range opts.APIKeys {
+		d.keyRoles[keyFingerprint(key)] = role
+	}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html")
 	if err != nil {
 		return nil, err
@@ -116,7 +146,9 @@ func New(opts Options) (*Dashboard, error) {
 // Register adds the /ui routes to the API's router.
 func (d *Dashboard) Register(r *gin.Engine) {
 	r.GET("/ui/static/*file", d.serveStatic)
-	ui := r.Group("/ui", d.headers)
+	// sameOrigin before anything: a cross-site POST is refused whatever
+	// cookie and token it carries (GETs pass it).
+	ui := r.Group("/ui", d.headers, d.sameOrigin)
 	ui.GET("/signin", d.signInPage)
 	ui.POST("/signin", d.signIn)
 

@@ -25,10 +25,10 @@ import (
 )
 
 const (
-	csmKey     = "csm-test-key-1"
-	adminKey   = "admin-test-key-1"
-	salesKey   = "sales-test-key-1"
-	integKey   = "integ-test-key-1"
+	csmKey     = "csm-dashboard-test-key-0001"
+	adminKey   = "admin-dashboard-test-key-01"
+	salesKey   = "sales-dashboard-test-key-01"
+	integKey   = "integ-dashboard-test-key-01"
 	linkSecret = "dashboard-test-link-secret-0123456789"
 )
 
@@ -89,7 +89,7 @@ func startEnv(tb testing.TB, withWorker bool) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dash, err := New(Options{Client: c, Namespace: "default", APIKeys: testKeys, Outbox: st, Suppressions: st, Logger: zap.NewNop()})
+	dash, err := New(Options{Client: c, Namespace: "default", APIKeys: testKeys, Outbox: st, Suppressions: st, Sessions: st, Logger: zap.NewNop()})
 	if err != nil {
 		tb.Fatal(err)
 	}

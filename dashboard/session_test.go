@@ -14,35 +14,73 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+
+	"github.com/seed-a80403e2/lifecycle/internal/store"
+	"github.com/seed-a80403e2/lifecycle/internal/store/storetest"
 )
 
 // offline is a dashboard whose Temporal client never connects: the tests
-// here stop at the session and CSRF checks, before any Temporal call.
+// here stop at the session and CSRF checks, before any Temporal call. Its
+// sessions are in a real store (SQLite in the test's directory unless
+// given), and its outbox page, which reads only the store, shows whether a
+// request is signed in.
 type offline struct {
-	h   http.Handler
-	mu  sync.Mutex
-	now time.Time
+	h     http.Handler
+	clock *clock
+	store *store.Store
+}
+
+// clock is the dashboards' shared time, moved by the test.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2027, 1, 1, 9, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
 
 func newOffline(t *testing.T) *offline {
 	t.Helper()
+	return newReplica(t, storetest.Open(t, "", t.TempDir()), newClock(), nil)
+}
+
+// newReplica is one API process's dashboard on st; several on one
+// database are replicas behind a load balancer. edit, when set, changes
+// the options first.
+func newReplica(t *testing.T, st *store.Store, clk *clock, edit func(*Options)) *offline {
+	t.Helper()
 	c, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
 	require.NoError(t, err)
-	o := &offline{now: time.Date(2027, 1, 1, 9, 0, 0, 0, time.UTC)}
-	d, err := New(Options{Client: c, Namespace: "default", APIKeys: testKeys, Now: func() time.Time {
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		return o.now
-	}})
+	opts := Options{Client: c, Namespace: "default", APIKeys: testKeys, Sessions: st, Outbox: st, Now: clk.Now}
+	if edit != nil {
+		edit(&opts)
+	}
+	d, err := New(opts)
 	require.NoError(t, err)
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	d.Register(r)
-	o.h = r
-	return o
+	return &offline{h: r, clock: clk, store: st}
 }
 
 func (o *offline) do(method, path string, form url.Values, cookies []*http.Cookie, header map[string]string) *http.Response {
+	return o.doFrom("", method, path, form, cookies, header)
+}
+
+// doFrom sends a request from the client address remote ("" for
+// httptest's 192.0.2.1).
+func (o *offline) doFrom(remote, method, path string, form url.Values, cookies []*http.Cookie, header map[string]string) *http.Response {
 	var req *http.Request
 	if form != nil {
 		req = httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
@@ -56,6 +94,9 @@ func (o *offline) do(method, path string, form url.Values, cookies []*http.Cooki
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
+	if remote != "" {
+		req.RemoteAddr = remote
+	}
 	w := httptest.NewRecorder()
 	o.h.ServeHTTP(w, req)
 	return w.Result()
@@ -67,14 +108,19 @@ var hiddenCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 // session's CSRF token (read from a page, as a browser would).
 func (o *offline) signIn(t *testing.T, key string) (*http.Cookie, string) {
 	t.Helper()
+	return o.signInFrom(t, "", key)
+}
+
+func (o *offline) signInFrom(t *testing.T, remote, key string) (*http.Cookie, string) {
+	t.Helper()
 	page := o.do("GET", "/ui/signin", nil, nil, nil)
 	require.Equal(t, http.StatusOK, page.StatusCode)
 	pre := cookieNamed(page, preCookie)
 	require.NotNil(t, pre)
 	body := readBody(page)
 	token := hiddenCSRF.FindStringSubmatch(body)[1]
-	resp := o.do("POST", "/ui/signin", url.Values{"csrf": {token}, "key": {key}, "next": {"/ui/outbox"}}, []*http.Cookie{pre}, nil)
-	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	resp := o.doFrom(remote, "POST", "/ui/signin", url.Values{"csrf": {token}, "key": {key}, "next": {"/ui/outbox"}}, []*http.Cookie{pre}, nil)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, readBody(resp))
 	require.Equal(t, "/ui/outbox", resp.Header.Get("Location"))
 	ses := cookieNamed(resp, sessionCookie)
 	require.NotNil(t, ses)
@@ -117,15 +163,12 @@ func readBody(resp *http.Response) string {
 // sign-in, htmx gets 401 with HX-Redirect, and nothing reaches Temporal.
 func TestNoPageWithoutASession(t *testing.T) {
 	o := newOffline(t)
-	gets := []string{"/ui", "/ui/", "/ui/rows/acme", "/ui/quadrant.json", "/ui/customers/acme", "/ui/customers/acme/live", "/ui/outbox"}
+	gets := []string{"/ui", "/ui/", "/ui/rows/acme", "/ui/quadrant.json", "/ui/customers/acme", "/ui/customers/acme/live", "/ui/outbox", "/ui/outbox/email?key=k", "/ui/outbox/raw?key=k"}
 	posts := []string{"/ui/signout", "/ui/customers/acme/outcome", "/ui/customers/acme/pause", "/ui/customers/acme/resume", "/ui/customers/acme/reassign"}
 	bogus := []*http.Cookie{{Name: sessionCookie, Value: "forged"}}
 	for _, cookies := range [][]*http.Cookie{nil, bogus} {
 		for _, p := range gets {
 			resp := o.do("GET", p, nil, cookies, nil)
-			if p == "/ui/outbox" && resp.StatusCode == http.StatusNotFound {
-				continue // no outbox configured: the route does not exist
-			}
 			assert.Equal(t, http.StatusSeeOther, resp.StatusCode, p)
 			assert.True(t, strings.HasPrefix(resp.Header.Get("Location"), "/ui/signin?next="), p)
 			resp = o.do("GET", p, nil, cookies, map[string]string{"HX-Request": "true"})
@@ -210,8 +253,6 @@ func TestCSRFAndSessionEnd(t *testing.T) {
 
 	// A session expires after its TTL.
 	ses, _ = o.signIn(t, adminKey)
-	o.mu.Lock()
-	o.now = o.now.Add(13 * time.Hour)
-	o.mu.Unlock()
+	o.clock.Add(13 * time.Hour)
 	assert.Equal(t, http.StatusSeeOther, o.do("GET", "/ui", nil, []*http.Cookie{ses}, nil).StatusCode)
 }
