@@ -52,9 +52,42 @@ func Activities(cfg *config.Config, st *store.Store) (*activities.Activities, er
 	return acts, nil
 }
 
-// New creates a worker on the journey task queue with everything registered.
+// New creates an unversioned worker on the journey task queue with
+// everything registered: `lifecycle dev` and the tests, where one build runs
+// at a time and the replay corpus guards changes.
 func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
-	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{})
+	return NewVersioned(c, acts, Versioning{})
+}
+
+// Versioning places a worker in a Worker Deployment.
+type Versioning struct {
+	On             bool
+	DeploymentName string
+	BuildID        string
+}
+
+// Version is the deployment version the worker runs, as Temporal names it.
+func (v Versioning) Version() sdkworker.WorkerDeploymentVersion {
+	return sdkworker.WorkerDeploymentVersion{DeploymentName: v.DeploymentName, BuildID: v.BuildID}
+}
+
+// NewVersioned creates a worker; with versioning on it joins the Worker
+// Deployment as its build, and journeys are Pinned: a journey runs on the
+// build that started its run, whatever build becomes current meanwhile, and
+// moves to the current build at its next continue-as-new (the journey does
+// that at its next wake-up once Temporal says the target changed). A
+// journey lives for years; pinning means no running journey ever meets code
+// it was not recorded with, so upgrades need no patching.
+func NewVersioned(c client.Client, acts *activities.Activities, v Versioning) sdkworker.Worker {
+	opts := sdkworker.Options{}
+	if v.On {
+		opts.DeploymentOptions = sdkworker.DeploymentOptions{
+			UseVersioning:             true,
+			Version:                   v.Version(),
+			DefaultVersioningBehavior: workflow.VersioningBehaviorPinned,
+		}
+	}
+	w := sdkworker.New(c, workflows.TaskQueue, opts)
 	Register(w, acts)
 	return w
 }

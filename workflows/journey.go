@@ -41,6 +41,10 @@ type journey struct {
 	// inflight holds the activity of each message in flight, by key (since
 	// revision 3; see sending.go).
 	inflight map[string]workflow.Future
+	// wakes counts the main loop's wake-ups in this run; upgrading is set
+	// once the run is leaving for a new build.
+	wakes     int
+	upgrading bool
 }
 
 // CustomerLifecycle runs one customer's journey: handoff, onboarding,
@@ -286,7 +290,7 @@ func (j *journey) run(ctx workflow.Context) (State, error) {
 		if j.c.Ended != nil {
 			return j.finish(ctx)
 		}
-		if j.newRun || j.historyFull(ctx) {
+		if j.newRun || j.historyFull(ctx) || j.upgrade(ctx) {
 			return j.continueAsNew(ctx)
 		}
 		next, ok := j.nextWake(now)
@@ -320,7 +324,24 @@ func (j *journey) run(ctx workflow.Context) (State, error) {
 		}
 		j.awaitSends(ctx, sel)
 		sel.Select(ctx)
+		j.wakes++
 	}
+}
+
+// upgrade reports whether the run should continue as new to move to a new
+// build: under Worker Versioning a journey is pinned to the build its run
+// started on, and Temporal marks the workflow task once another build has
+// become current. Never on a run's first task, so a run that starts on the
+// old build (its continue-as-new raced the promotion) cannot loop.
+func (j *journey) upgrade(ctx workflow.Context) bool {
+	if j.rev < 3 || j.wakes == 0 || !workflow.GetInfo(ctx).GetTargetWorkerDeploymentVersionChanged() {
+		return false
+	}
+	if !j.upgrading {
+		j.upgrading = true
+		j.log.Info("a new build is current: continuing as new on it")
+	}
+	return true
 }
 
 // runDue runs every step that is due, earliest first. A step can make
@@ -383,7 +404,12 @@ func (j *journey) continueAsNew(ctx workflow.Context) (State, error) {
 		return State{}, err
 	}
 	j.log.Info("continuing as new", "run", j.c.Runs, "term", j.c.Term)
-	return State{}, workflow.NewContinueAsNewError(ctx, CustomerLifecycle, next)
+	// Under Worker Versioning the next run starts on the current build (a
+	// pinned run would otherwise pass its build on); unversioned, this
+	// changes nothing.
+	return State{}, workflow.NewContinueAsNewErrorWithOptions(ctx,
+		workflow.ContinueAsNewErrorOptions{InitialVersioningBehavior: workflow.ContinueAsNewVersioningBehaviorAutoUpgrade},
+		CustomerLifecycle, next)
 }
 
 // fitCarry checks the encoded size of what the next run receives. Every

@@ -1,3 +1,5 @@
+//go:build !nodev
+
 package main
 
 import (
@@ -16,6 +18,11 @@ import (
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
+// devIncluded says whether this binary carries `lifecycle dev`: builds with
+// -tags nodev (the production image) leave the embedded Temporal server and
+// its Web UI out.
+const devIncluded = "included"
+
 const devHelp = `Runs everything in one process: an embedded Temporal server whose SQLite
 database lives under the data directory (journeys survive a restart), the
 Temporal Web UI, the worker and the API. Prints the URLs and the API keys
@@ -27,7 +34,7 @@ The embedded server's frontend listens on TEMPORAL_ADDRESS (default
 
 func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var uiPort int
-	a, err := setup("dev", devHelp, args, true, stderr, func(fs *flag.FlagSet) {
+	a, err := prepare("dev", devHelp, args, stderr, func(fs *flag.FlagSet) {
 		fs.IntVar(&uiPort, "ui-port", 8233, "port of the Temporal Web UI; 0 picks a free one, -1 turns it off")
 	})
 	if err != nil {
@@ -67,7 +74,7 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer closeAll()
-	stopWorker, err := a.startWorker(c, st)
+	stopWorker, err := a.startWorker(ctx, c, st, false)
 	if err != nil {
 		return err
 	}

@@ -20,15 +20,21 @@ Usage:
   lifecycle dev [flags]                 everything in one process: an embedded Temporal
                                         server (data kept on disk), its Web UI, the worker
                                         and the API; prints the URLs and dev API keys
+  lifecycle setup [flags]               prepare a Temporal namespace: search attributes
+                                        (and the namespace, with --create-namespace)
   lifecycle worker [flags]              run journeys against a Temporal frontend
   lifecycle api [flags]                 serve the HTTP API against a Temporal frontend
+  lifecycle deployment status           the worker builds and which one is current
+  lifecycle deployment promote BUILD    make a worker build current (rolling upgrade)
   lifecycle playbook validate FILE      check a playbook; exit 1 with each line and problem
   lifecycle playbook default            print the default playbook (a starting point)
   lifecycle email preview TEMPLATE      render a customer email with sample data (--html)
   lifecycle email list                  list the email templates
+  lifecycle version                     this build's id, Go version, whether dev is in
   lifecycle help [COMMAND]              this text, or a command's flags
 
-Every flag is also an environment variable (see 'lifecycle help dev' or README).
+Every flag is also an environment variable; each command's --help lists the
+settings it reads (README: Settings).
 `
 
 func main() {
@@ -53,6 +59,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = workerCmd(ctx, rest, stderr)
 	case "api":
 		err = apiCmd(ctx, rest, stderr)
+	case "setup":
+		err = setupCmd(ctx, rest, stdout, stderr)
+	case "deployment":
+		err = deploymentCmd(ctx, rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprint(stdout, versionText())
+		return 0
 	case "playbook":
 		err = playbookCmd(rest, stdout, stderr)
 	case "email":

@@ -24,16 +24,33 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 func TestHelp(t *testing.T) {
 	code, out, _ := runCLI(t, "--help")
 	assert.Equal(t, 0, code)
-	for _, cmd := range []string{"lifecycle dev", "lifecycle worker", "lifecycle api", "lifecycle playbook validate FILE"} {
+	for _, cmd := range []string{"lifecycle dev", "lifecycle setup", "lifecycle worker", "lifecycle api", "lifecycle deployment promote BUILD",
+		"lifecycle playbook validate FILE", "lifecycle version"} {
 		assert.Contains(t, out, cmd)
 	}
-	for _, cmd := range []string{"dev", "worker", "api"} {
+	for _, cmd := range []string{"dev", "worker", "api", "setup", "deployment"} {
 		code, _, errOut := runCLI(t, cmd, "--help")
 		assert.Equal(t, 0, code, cmd)
 		assert.Contains(t, errOut, "Usage: lifecycle "+cmd, cmd)
-		assert.Contains(t, errOut, "LIFECYCLE_DATA_DIR", cmd)
 		assert.Contains(t, errOut, "TEMPORAL_ADDRESS", cmd)
 	}
+	// Each command lists the settings it reads, and only those.
+	_, _, workerHelp := runCLI(t, "worker", "--help")
+	assert.Contains(t, workerHelp, "LIFECYCLE_WORKER_HTTP_ADDR")
+	assert.Contains(t, workerHelp, "SENDGRID_API_KEY")
+	for _, apiOnly := range []string{"LIFECYCLE_API_KEYS", "LIFECYCLE_HTTP_ADDR", "LIFECYCLE_DEAL_WEBHOOK_SECRET", "LIFECYCLE_DAY_LENGTH"} {
+		assert.NotContains(t, workerHelp, apiOnly)
+	}
+	_, _, apiHelp := runCLI(t, "api", "--help")
+	assert.Contains(t, apiHelp, "LIFECYCLE_API_KEYS")
+	assert.NotContains(t, apiHelp, "SENDGRID_API_KEY")
+	assert.NotContains(t, apiHelp, "LIFECYCLE_WORKER_HTTP_ADDR")
+	_, _, setupHelp := runCLI(t, "setup", "--help")
+	assert.Contains(t, setupHelp, "-create-namespace")
+	assert.NotContains(t, setupHelp, "LIFECYCLE_DATA_DIR")
+	code, out, _ = runCLI(t, "version")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "embedded Temporal server: included")
 	code, out, _ = runCLI(t, "help", "playbook")
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "playbook validate FILE")
@@ -43,8 +60,13 @@ func TestHelp(t *testing.T) {
 }
 
 func TestBadSettingFailsFastWithItsName(t *testing.T) {
-	t.Setenv("LIFECYCLE_DAY_LENGTH", "a while")
+	t.Setenv("LIFECYCLE_WORKER_HTTP_ADDR", "9090")
 	code, _, errOut := runCLI(t, "worker")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "LIFECYCLE_WORKER_HTTP_ADDR")
+	t.Setenv("LIFECYCLE_WORKER_HTTP_ADDR", "")
+	t.Setenv("LIFECYCLE_DAY_LENGTH", "a while")
+	code, _, errOut = runCLI(t, "api")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "LIFECYCLE_DAY_LENGTH")
 	t.Setenv("LIFECYCLE_DAY_LENGTH", "")

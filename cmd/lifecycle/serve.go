@@ -22,10 +22,12 @@ import (
 	"github.com/seed-a80403e2/lifecycle/internal/links"
 	"github.com/seed-a80403e2/lifecycle/internal/logging"
 	"github.com/seed-a80403e2/lifecycle/internal/metrics"
+	"github.com/seed-a80403e2/lifecycle/internal/namespace"
 	"github.com/seed-a80403e2/lifecycle/internal/store"
 	"github.com/seed-a80403e2/lifecycle/internal/tclient"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 	"github.com/seed-a80403e2/lifecycle/worker"
+	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
 // app is what every serving command shares.
@@ -36,11 +38,12 @@ type app struct {
 	metrics client.MetricsHandler
 }
 
-// setup parses flags, reads the settings and builds logger and metrics.
-func setup(name, help string, args []string, dev bool, stderr io.Writer, extra func(*flag.FlagSet)) (*app, error) {
+// prepare parses a command's flags, reads the settings it uses and builds
+// logger and metrics.
+func prepare(name, help string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (*app, error) {
 	fs := flag.NewFlagSet("lifecycle "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	vals := config.Register(fs)
+	vals := config.Register(fs, name)
 	if extra != nil {
 		extra(fs)
 	}
@@ -58,7 +61,7 @@ func setup(name, help string, args []string, dev bool, stderr io.Writer, extra f
 		fmt.Fprintf(stderr, "lifecycle %s: unexpected argument %q\n", name, fs.Arg(0))
 		return nil, errUsage
 	}
-	cfg, err := config.Load(vals, dev)
+	cfg, err := config.Load(vals, name)
 	if err != nil {
 		return nil, fmt.Errorf("bad settings:\n  %w", err)
 	}
@@ -96,13 +99,20 @@ func (a *app) openStore(ctx context.Context) (*store.Store, error) {
 	return st, nil
 }
 
-// startWorker starts a journey worker; stop it with the returned function.
-func (a *app) startWorker(c client.Client, st *store.Store) (func(), error) {
+// startWorker starts a journey worker, versioned as the settings say (dev
+// never is); stop it with the returned function.
+func (a *app) startWorker(ctx context.Context, c client.Client, st *store.Store, versioned bool) (func(), error) {
 	acts, err := worker.Activities(a.cfg, st)
 	if err != nil {
 		return nil, err
 	}
-	w := worker.New(c, acts)
+	v := worker.Versioning{On: versioned && a.cfg.Worker.Versioning, DeploymentName: a.cfg.Worker.DeploymentName, BuildID: a.cfg.Worker.BuildID}
+	if v.On && v.BuildID == "" {
+		if v.BuildID, err = buildID(); err != nil {
+			return nil, err
+		}
+	}
+	w := worker.NewVersioned(c, acts, v)
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
@@ -110,7 +120,17 @@ func (a *app) startWorker(c client.Client, st *store.Store) (func(), error) {
 	if a.cfg.SendGrid.APIKey != "" {
 		mailer = "SendGrid"
 	}
-	a.log.Info("worker started", zap.String("task_queue", "customer-lifecycle"), zap.String("mailer", mailer))
+	fields := []zap.Field{zap.String("task_queue", workflows.TaskQueue), zap.String("mailer", mailer)}
+	if v.On {
+		fields = append(fields, zap.String("deployment", v.DeploymentName), zap.String("build_id", v.BuildID))
+		if err := becomeCurrentIfNone(ctx, c, v, a.log); err != nil {
+			w.Stop()
+			return nil, err
+		}
+	} else {
+		fields = append(fields, zap.String("versioning", "off"))
+	}
+	a.log.Info("worker started", fields...)
 	return w.Stop, nil
 }
 
@@ -173,26 +193,48 @@ func (a *app) serveAPI(ctx context.Context, ln net.Listener, c client.Client, st
 
 const workerHelp = `Runs customer journeys: the CustomerLifecycle workflow and its email
 activities, on task queue "customer-lifecycle". Stateless: run as many as you
-need against one Temporal namespace. Emails go through SendGrid when
-SENDGRID_API_KEY is set, else to the outbox in the store (DATABASE_URL, or
-SQLite in the data directory).`
+need against one Temporal namespace (prepared by 'lifecycle setup'). Emails
+go through SendGrid when SENDGRID_API_KEY is set, else to the outbox in the
+store (DATABASE_URL, or SQLite in the data directory).
+
+Serves /metrics, /healthz and /readyz on LIFECYCLE_WORKER_HTTP_ADDR. With
+versioning on (the default), the worker joins Worker Deployment
+LIFECYCLE_DEPLOYMENT_NAME as build LIFECYCLE_BUILD_ID; the first build of a
+deployment becomes current by itself, later ones with 'lifecycle deployment
+promote BUILD_ID'.`
 
 func workerCmd(ctx context.Context, args []string, stderr io.Writer) error {
-	a, err := setup("worker", workerHelp, args, false, stderr, nil)
+	a, err := prepare("worker", workerHelp, args, stderr, nil)
 	if err != nil {
 		return err
 	}
 	defer a.log.Sync() //nolint:errcheck // nothing to do if stderr is gone
+	var ln net.Listener
+	if addr := a.cfg.Worker.HTTPAddr; addr != "" {
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("LIFECYCLE_WORKER_HTTP_ADDR: %w", err)
+		}
+		defer ln.Close()
+	}
 	c, st, closeAll, err := a.connect(ctx, a.cfg.Temporal, 60*time.Second)
 	if err != nil {
 		return err
 	}
 	defer closeAll()
-	stop, err := a.startWorker(c, st)
+	if err := namespace.Check(ctx, c, a.cfg.Temporal.Namespace, workflows.SearchAttributeTypes); err != nil {
+		return err
+	}
+	health := &workerHealth{c: c}
+	if ln != nil {
+		go a.serveWorkerHTTP(ctx, ln, health)
+	}
+	stop, err := a.startWorker(ctx, c, st, true)
 	if err != nil {
 		return err
 	}
+	health.started.Store(true)
 	<-ctx.Done()
+	health.stopping.Store(true)
 	a.log.Info("stopping worker")
 	stop()
 	return nil
@@ -203,7 +245,7 @@ frontend. Stateless: run as many as you need behind a load balancer.
 Needs LIFECYCLE_API_KEYS.`
 
 func apiCmd(ctx context.Context, args []string, stderr io.Writer) error {
-	a, err := setup("api", apiHelp, args, false, stderr, nil)
+	a, err := prepare("api", apiHelp, args, stderr, nil)
 	if err != nil {
 		return err
 	}
@@ -221,5 +263,9 @@ func apiCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer closeAll()
+	if err := namespace.Check(ctx, c, a.cfg.Temporal.Namespace, workflows.SearchAttributeTypes); err != nil {
+		ln.Close()
+		return err
+	}
 	return a.serveAPI(ctx, ln, c, st, false)
 }

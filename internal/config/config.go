@@ -13,6 +13,7 @@ import (
 	"net/mail"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -44,6 +45,15 @@ type Config struct {
 	LogLevel      string
 	LogFormat     string
 	GeneratedKeys bool // dev made the API keys up because none were set
+	Worker        Worker
+}
+
+// Worker is what only the worker command reads.
+type Worker struct {
+	HTTPAddr       string // "" when off
+	Versioning     bool
+	DeploymentName string
+	BuildID        string // "" when neither set nor stamped: the command fills it in
 }
 
 // SendGrid is the mail provider; without an API key emails go to the outbox.
@@ -56,54 +66,90 @@ type SendGrid struct {
 
 // Temporal is how to reach the Temporal frontend.
 type Temporal struct {
-	Address   string
-	Namespace string
-	TLSCert   string
-	TLSKey    string
-	APIKey    string
+	Address       string
+	Namespace     string
+	TLSCert       string
+	TLSKey        string
+	TLSCA         string
+	TLSServerName string
+	APIKey        string
 }
+
+// Commands that read settings.
+const (
+	CmdDev        = "dev"
+	CmdWorker     = "worker"
+	CmdAPI        = "api"
+	CmdSetup      = "setup"
+	CmdDeployment = "deployment"
+)
 
 // Setting documents one setting; README's table lists the same.
 type Setting struct {
 	Env, Flag, Default, Help string
+	// Commands lists the commands that read the setting: only those take
+	// its flag, list it in --help and check its value.
+	Commands []string
 }
+
+// UsedBy reports whether cmd reads the setting.
+func (s Setting) UsedBy(cmd string) bool { return slices.Contains(s.Commands, cmd) }
+
+var (
+	serving  = []string{CmdDev, CmdWorker, CmdAPI}
+	api      = []string{CmdDev, CmdAPI}
+	sends    = []string{CmdDev, CmdWorker}
+	remote   = []string{CmdWorker, CmdAPI, CmdSetup, CmdDeployment}
+	temporal = []string{CmdDev, CmdWorker, CmdAPI, CmdSetup, CmdDeployment}
+	worker   = []string{CmdWorker}
+)
 
 // Settings is the table of every setting, in README order.
 var Settings = []Setting{
-	{"LIFECYCLE_DATA_DIR", "data-dir", "./.lifecycle", "where dev keeps the Temporal databases (temporal.db, visibility.db) and the local email outbox"},
-	{"LIFECYCLE_HTTP_ADDR", "http-addr", "127.0.0.1:8080", "address the API listens on"},
-	{"LIFECYCLE_API_KEYS", "api-keys", "", "role:key pairs, comma separated (roles: sales, csm, integration, admin); dev generates keys when unset"},
-	{"LIFECYCLE_DAY_LENGTH", "day-length", "24h", "length of a journey day for new customers (e.g. 5s for a demo)"},
-	{"LIFECYCLE_PUBLIC_URL", "public-url", "http://<http-addr>", "base URL customers reach the API at (links in emails)"},
-	{"LIFECYCLE_LINK_SECRET", "link-secret", "", "secret that signs email action links; dev generates one when unset"},
-	{"LIFECYCLE_DEAL_WEBHOOK_SECRET", "deal-webhook-secret", "", "shared secret of the CRM's signed deal webhook; the webhook is off when unset"},
-	{"DATABASE_URL", "database-url", "", "PostgreSQL URL of the store (sent-email ledger, suppressions, used links, outbox); SQLite in the data directory when unset"},
-	{"SENDGRID_API_KEY", "sendgrid-api-key", "", "send email through SendGrid; the local outbox when unset"},
-	{"SENDGRID_BASE_URL", "sendgrid-base-url", "https://api.sendgrid.com", "SendGrid API base URL"},
-	{"SENDGRID_FROM", "sendgrid-from", "", "sender, e.g. \"Customer Success <cs@example.com>\" (required with SENDGRID_API_KEY)"},
-	{"SENDGRID_WEBHOOK_PUBLIC_KEY", "sendgrid-webhook-public-key", "", "verification key of SendGrid's signed event webhook; the webhook is off when unset"},
-	{"TEMPORAL_ADDRESS", "temporal-address", "127.0.0.1:7233", "Temporal frontend host:port (worker and api)"},
-	{"TEMPORAL_NAMESPACE", "temporal-namespace", "default", "Temporal namespace"},
-	{"TEMPORAL_TLS_CERT", "temporal-tls-cert", "", "client certificate file for mTLS"},
-	{"TEMPORAL_TLS_KEY", "temporal-tls-key", "", "client key file for mTLS"},
-	{"TEMPORAL_API_KEY", "temporal-api-key", "", "API key (Temporal Cloud); implies TLS"},
-	{"LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
-	{"LOG_FORMAT", "log-format", "console", "json or console"},
+	{"LIFECYCLE_DATA_DIR", "data-dir", "./.lifecycle", "where dev keeps the Temporal databases (temporal.db, visibility.db); the store's SQLite file when DATABASE_URL is unset", serving},
+	{"LIFECYCLE_HTTP_ADDR", "http-addr", "127.0.0.1:8080", "address the API listens on", api},
+	{"LIFECYCLE_API_KEYS", "api-keys", "", "role:key pairs, comma separated (roles: sales, csm, integration, admin), each key at least 24 characters; dev generates keys when unset", api},
+	{"LIFECYCLE_DAY_LENGTH", "day-length", "24h", "length of a journey day for new customers (e.g. 5s for a demo)", api},
+	{"LIFECYCLE_PUBLIC_URL", "public-url", "http://<http-addr>", "base URL customers reach the API at (links in emails)", serving},
+	{"LIFECYCLE_LINK_SECRET", "link-secret", "", "secret that signs email action links (the same on every worker and API); dev generates one when unset", serving},
+	{"LIFECYCLE_DEAL_WEBHOOK_SECRET", "deal-webhook-secret", "", "shared secret of the CRM's signed deal webhook; the webhook is off when unset", api},
+	{"DATABASE_URL", "database-url", "", "PostgreSQL URL of the store (sent-email ledger, suppressions, used links, dashboard sessions, outbox); SQLite in the data directory when unset", serving},
+	{"SENDGRID_API_KEY", "sendgrid-api-key", "", "send email through SendGrid; the local outbox when unset", sends},
+	{"SENDGRID_BASE_URL", "sendgrid-base-url", "https://api.sendgrid.com", "SendGrid API base URL", sends},
+	{"SENDGRID_FROM", "sendgrid-from", "", "sender, e.g. \"Customer Success <cs@example.com>\" (required with SENDGRID_API_KEY)", sends},
+	{"SENDGRID_WEBHOOK_PUBLIC_KEY", "sendgrid-webhook-public-key", "", "verification key of SendGrid's signed event webhook; the webhook is off when unset", api},
+	{"TEMPORAL_ADDRESS", "temporal-address", "127.0.0.1:7233", "Temporal frontend host:port (dev: where the embedded server listens)", temporal},
+	{"TEMPORAL_NAMESPACE", "temporal-namespace", "default", "Temporal namespace", temporal},
+	{"TEMPORAL_TLS_CERT", "temporal-tls-cert", "", "client certificate file for mTLS", remote},
+	{"TEMPORAL_TLS_KEY", "temporal-tls-key", "", "client key file for mTLS", remote},
+	{"TEMPORAL_TLS_CA", "temporal-tls-ca", "", "CA certificate file (PEM) that signed the frontend's certificate, when not a public CA; implies TLS", remote},
+	{"TEMPORAL_TLS_SERVER_NAME", "temporal-tls-server-name", "", "server name to verify the frontend's certificate against, when it differs from TEMPORAL_ADDRESS's host; implies TLS", remote},
+	{"TEMPORAL_API_KEY", "temporal-api-key", "", "API key (Temporal Cloud); implies TLS", remote},
+	{"LIFECYCLE_WORKER_HTTP_ADDR", "worker-http-addr", "127.0.0.1:9090", "address of the worker's /metrics, /healthz and /readyz; off when set to \"off\"", worker},
+	{"LIFECYCLE_WORKER_VERSIONING", "worker-versioning", "on", "on: the worker joins a Worker Deployment and journeys are pinned to the build that runs them until their next continue-as-new; off: unversioned (one build at a time)", worker},
+	{"LIFECYCLE_DEPLOYMENT_NAME", "deployment-name", "lifecycle", "Worker Deployment name the workers join", []string{CmdWorker, CmdDeployment}},
+	{"LIFECYCLE_BUILD_ID", "build-id", "<version>", "this build's id in the Worker Deployment; defaults to the version stamped at build time, else the VCS revision", worker},
+	{"LOG_LEVEL", "log-level", "info", "debug, info, warn or error", temporal},
+	{"LOG_FORMAT", "log-format", "console", "json or console", temporal},
 }
 
-// Register adds a flag per setting to fs; unset flags fall back to the
-// environment, then to the default.
-func Register(fs *flag.FlagSet) map[string]*string {
+// Register adds a flag per setting cmd reads to fs; unset flags fall back to
+// the environment, then to the default.
+func Register(fs *flag.FlagSet, cmd string) map[string]*string {
 	vals := map[string]*string{}
 	for _, s := range Settings {
-		vals[s.Env] = fs.String(s.Flag, "", fmt.Sprintf("%s (env %s, default %q)", s.Help, s.Env, s.Default))
+		if s.UsedBy(cmd) {
+			vals[s.Env] = fs.String(s.Flag, "", fmt.Sprintf("%s (env %s, default %q)", s.Help, s.Env, s.Default))
+		}
 	}
 	return vals
 }
 
-// Load resolves every setting: flag, else environment, else default.
-// dev is true for the dev command, which may generate secrets.
-func Load(flags map[string]*string, dev bool) (*Config, error) {
+// Load resolves the settings cmd reads: flag, else environment, else
+// default. Only those are checked, so a worker does not fail on an API's
+// setting. The dev command may generate secrets.
+func Load(flags map[string]*string, cmd string) (*Config, error) {
+	dev := cmd == CmdDev
 	get := func(env string) string {
 		if p := flags[env]; p != nil && *p != "" {
 			return *p
@@ -112,7 +158,7 @@ func Load(flags map[string]*string, dev bool) (*Config, error) {
 			return v
 		}
 		for _, s := range Settings {
-			if s.Env == env && !strings.HasPrefix(s.Default, "http://<") {
+			if s.Env == env && !strings.Contains(s.Default, "<") { // "<...>" defaults are derived
 				return s.Default
 			}
 		}
@@ -120,6 +166,11 @@ func Load(flags map[string]*string, dev bool) (*Config, error) {
 	}
 	var errs []error
 	bad := func(env, format string, args ...any) {
+		for _, s := range Settings {
+			if s.Env == env && !s.UsedBy(cmd) {
+				return
+			}
+		}
 		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
 	}
 	c := &Config{
@@ -134,14 +185,38 @@ func Load(flags map[string]*string, dev bool) (*Config, error) {
 			WebhookPublicKey: get("SENDGRID_WEBHOOK_PUBLIC_KEY"),
 		},
 		Temporal: Temporal{
-			Address:   get("TEMPORAL_ADDRESS"),
-			Namespace: get("TEMPORAL_NAMESPACE"),
-			TLSCert:   get("TEMPORAL_TLS_CERT"),
-			TLSKey:    get("TEMPORAL_TLS_KEY"),
-			APIKey:    get("TEMPORAL_API_KEY"),
+			Address:       get("TEMPORAL_ADDRESS"),
+			Namespace:     get("TEMPORAL_NAMESPACE"),
+			TLSCert:       get("TEMPORAL_TLS_CERT"),
+			TLSKey:        get("TEMPORAL_TLS_KEY"),
+			TLSCA:         get("TEMPORAL_TLS_CA"),
+			TLSServerName: get("TEMPORAL_TLS_SERVER_NAME"),
+			APIKey:        get("TEMPORAL_API_KEY"),
 		},
 		LogLevel:  strings.ToLower(get("LOG_LEVEL")),
 		LogFormat: strings.ToLower(get("LOG_FORMAT")),
+		Worker: Worker{
+			HTTPAddr: get("LIFECYCLE_WORKER_HTTP_ADDR"), DeploymentName: get("LIFECYCLE_DEPLOYMENT_NAME"),
+			BuildID: get("LIFECYCLE_BUILD_ID"),
+		},
+	}
+	switch v := strings.ToLower(get("LIFECYCLE_WORKER_VERSIONING")); v {
+	case "on", "true", "1":
+		c.Worker.Versioning = true
+	case "off", "false", "0":
+	default:
+		bad("LIFECYCLE_WORKER_VERSIONING", "must be on or off, got %q", v)
+	}
+	if c.Worker.HTTPAddr == "off" {
+		c.Worker.HTTPAddr = ""
+	} else if _, _, err := net.SplitHostPort(c.Worker.HTTPAddr); err != nil {
+		bad("LIFECYCLE_WORKER_HTTP_ADDR", "%q is not host:port (or off)", c.Worker.HTTPAddr)
+	}
+	if !validName(c.Worker.DeploymentName, false) {
+		bad("LIFECYCLE_DEPLOYMENT_NAME", "%q: use 1-100 letters, digits, '-' or '_'", c.Worker.DeploymentName)
+	}
+	if c.Worker.BuildID != "" && !validName(c.Worker.BuildID, true) {
+		bad("LIFECYCLE_BUILD_ID", "%q: use 1-100 letters, digits, '-', '_' or '.'", c.Worker.BuildID)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		bad("LIFECYCLE_HTTP_ADDR", "%q is not host:port", c.HTTPAddr)
@@ -178,7 +253,7 @@ func Load(flags map[string]*string, dev bool) (*Config, error) {
 	if (c.Temporal.TLSCert == "") != (c.Temporal.TLSKey == "") {
 		bad("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together")
 	}
-	for _, f := range []struct{ env, path string }{{"TEMPORAL_TLS_CERT", c.Temporal.TLSCert}, {"TEMPORAL_TLS_KEY", c.Temporal.TLSKey}} {
+	for _, f := range []struct{ env, path string }{{"TEMPORAL_TLS_CERT", c.Temporal.TLSCert}, {"TEMPORAL_TLS_KEY", c.Temporal.TLSKey}, {"TEMPORAL_TLS_CA", c.Temporal.TLSCA}} {
 		if f.path != "" {
 			if _, err := os.Stat(f.path); err != nil {
 				bad(f.env, "cannot read %s", f.path)
@@ -220,6 +295,26 @@ func (c *Config) RequireAPI() error {
 	return nil
 }
 
+// validName: a deployment name or build id Temporal accepts. A version is
+// written "<deployment>.<build>", so a deployment name takes no dot.
+func validName(s string, dots bool) bool {
+	if s == "" || len(s) > 100 {
+		return false
+	}
+	for _, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || dots && r == '.'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// MinKeyLen is the shortest API key accepted: 24 characters of a random
+// hex or base64 key are 96 bits or more, out of reach of guessing through
+// a rate-limited sign-in.
+const MinKeyLen = 24
+
 // ParseAPIKeys reads "role:key,role:key".
 func ParseAPIKeys(s string) (map[string]string, error) {
 	keys := map[string]string{}
@@ -233,8 +328,10 @@ func ParseAPIKeys(s string) (map[string]string, error) {
 			return nil, fmt.Errorf("%q is not role:key", pair)
 		case !validRole(role):
 			return nil, fmt.Errorf("unknown role %q (use %s)", role, strings.Join(Roles, ", "))
-		case len(key) < 8:
-			return nil, fmt.Errorf("the %s key is shorter than 8 characters", role)
+		case len(key) < MinKeyLen:
+			return nil, fmt.Errorf("the %s key is shorter than %d characters (e.g. %s:$(openssl rand -hex 16))", role, MinKeyLen, role)
+		case len(key) > 200:
+			return nil, fmt.Errorf("the %s key is longer than 200 characters", role)
 		}
 		if _, dup := keys[key]; dup {
 			return nil, fmt.Errorf("a key is listed twice")

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"flag"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,19 +12,19 @@ import (
 	"github.com/seed-a80403e2/lifecycle/internal/config"
 )
 
-func load(t *testing.T, dev bool, args ...string) (*config.Config, error) {
+func load(t *testing.T, cmd string, args ...string) (*config.Config, error) {
 	t.Helper()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	vals := config.Register(fs)
+	vals := config.Register(fs, cmd)
 	require.NoError(t, fs.Parse(args))
-	return config.Load(vals, dev)
+	return config.Load(vals, cmd)
 }
 
 func TestDefaults(t *testing.T) {
 	for _, s := range config.Settings {
 		t.Setenv(s.Env, "")
 	}
-	c, err := load(t, false)
+	c, err := load(t, config.CmdAPI)
 	require.NoError(t, err)
 	assert.Equal(t, "./.lifecycle", c.DataDir)
 	assert.Equal(t, "127.0.0.1:8080", c.HTTPAddr)
@@ -37,10 +38,10 @@ func TestDefaults(t *testing.T) {
 
 func TestFlagBeatsEnvironment(t *testing.T) {
 	t.Setenv("LIFECYCLE_DAY_LENGTH", "5s")
-	c, err := load(t, false)
+	c, err := load(t, config.CmdAPI)
 	require.NoError(t, err)
 	assert.Equal(t, 5*time.Second, c.DayLength)
-	c, err = load(t, false, "-day-length", "2s")
+	c, err = load(t, config.CmdAPI, "-day-length", "2s")
 	require.NoError(t, err)
 	assert.Equal(t, 2*time.Second, c.DayLength)
 }
@@ -49,7 +50,7 @@ func TestBadValuesNameTheSetting(t *testing.T) {
 	for env, value := range map[string]string{
 		"LIFECYCLE_DAY_LENGTH":  "soon",
 		"LIFECYCLE_HTTP_ADDR":   "8080",
-		"LIFECYCLE_API_KEYS":    "boss:12345678",
+		"LIFECYCLE_API_KEYS":    "boss:123456789012345678901234",
 		"LIFECYCLE_PUBLIC_URL":  "ftp://x",
 		"LIFECYCLE_LINK_SECRET": "short",
 		"TEMPORAL_ADDRESS":      "nowhere",
@@ -59,7 +60,7 @@ func TestBadValuesNameTheSetting(t *testing.T) {
 	} {
 		t.Run(env, func(t *testing.T) {
 			t.Setenv(env, value)
-			_, err := load(t, false)
+			_, err := load(t, config.CmdAPI)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), env)
 		})
@@ -67,12 +68,15 @@ func TestBadValuesNameTheSetting(t *testing.T) {
 }
 
 func TestAPIKeys(t *testing.T) {
-	keys, err := config.ParseAPIKeys("sales:s-1234567, admin:a-1234567")
+	s24, a24 := strings.Repeat("s", 24), strings.Repeat("a", 24)
+	keys, err := config.ParseAPIKeys("sales:" + s24 + ", admin:" + a24)
 	require.NoError(t, err)
-	assert.Equal(t, map[string]string{"s-1234567": "sales", "a-1234567": "admin"}, keys)
-	_, err = config.ParseAPIKeys("sales:short")
-	assert.ErrorContains(t, err, "shorter than 8")
-	_, err = config.ParseAPIKeys("sales:same-key-1,csm:same-key-1")
+	assert.Equal(t, map[string]string{s24: "sales", a24: "admin"}, keys)
+	_, err = config.ParseAPIKeys("sales:" + strings.Repeat("s", 23))
+	assert.ErrorContains(t, err, "shorter than 24")
+	_, err = config.ParseAPIKeys("sales:" + strings.Repeat("s", 201))
+	assert.ErrorContains(t, err, "longer than 200")
+	_, err = config.ParseAPIKeys("sales:" + s24 + ",csm:" + s24)
 	assert.ErrorContains(t, err, "twice")
 	_, err = config.ParseAPIKeys("nocolon")
 	assert.ErrorContains(t, err, "not role:key")
@@ -81,7 +85,7 @@ func TestAPIKeys(t *testing.T) {
 func TestDevGeneratesKeysAndSecret(t *testing.T) {
 	t.Setenv("LIFECYCLE_API_KEYS", "")
 	t.Setenv("LIFECYCLE_LINK_SECRET", "")
-	c, err := load(t, true)
+	c, err := load(t, config.CmdDev)
 	require.NoError(t, err)
 	assert.True(t, c.GeneratedKeys)
 	assert.Len(t, c.APIKeys, len(config.Roles))
@@ -91,4 +95,61 @@ func TestDevGeneratesKeysAndSecret(t *testing.T) {
 		roles[rk[0]] = true
 	}
 	assert.Len(t, roles, 4)
+}
+
+func TestEachCommandTakesOnlyItsSettings(t *testing.T) {
+	for _, s := range config.Settings {
+		t.Setenv(s.Env, "")
+	}
+	flags := func(cmd string) []string {
+		fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+		config.Register(fs, cmd)
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		return names
+	}
+	worker, api, setup := flags(config.CmdWorker), flags(config.CmdAPI), flags(config.CmdSetup)
+	assert.Contains(t, worker, "worker-http-addr")
+	assert.Contains(t, worker, "sendgrid-api-key")
+	for _, apiOnly := range []string{"api-keys", "http-addr", "deal-webhook-secret", "day-length", "sendgrid-webhook-public-key"} {
+		assert.NotContains(t, worker, apiOnly, "the worker does not read %s", apiOnly)
+		assert.Contains(t, api, apiOnly)
+	}
+	assert.NotContains(t, api, "sendgrid-api-key", "the API sends no email")
+	assert.NotContains(t, api, "worker-http-addr")
+	assert.ElementsMatch(t, []string{"temporal-address", "temporal-namespace", "temporal-tls-cert", "temporal-tls-key",
+		"temporal-tls-ca", "temporal-tls-server-name", "temporal-api-key", "log-level", "log-format"}, setup)
+	for _, s := range config.Settings {
+		assert.NotEmpty(t, s.Commands, "%s is read by no command", s.Env)
+	}
+
+	// A bad value of a setting the command does not read does not stop it.
+	t.Setenv("LIFECYCLE_DAY_LENGTH", "a while")
+	_, err := load(t, config.CmdWorker)
+	require.NoError(t, err)
+	_, err = load(t, config.CmdAPI)
+	require.ErrorContains(t, err, "LIFECYCLE_DAY_LENGTH")
+}
+
+func TestWorkerSettings(t *testing.T) {
+	for _, s := range config.Settings {
+		t.Setenv(s.Env, "")
+	}
+	c, err := load(t, config.CmdWorker)
+	require.NoError(t, err)
+	assert.Equal(t, config.Worker{HTTPAddr: "127.0.0.1:9090", Versioning: true, DeploymentName: "lifecycle"}, c.Worker)
+	c, err = load(t, config.CmdWorker, "-worker-http-addr", "off", "-worker-versioning", "off", "-build-id", "2026.12.02-a1")
+	require.NoError(t, err)
+	assert.Equal(t, config.Worker{DeploymentName: "lifecycle", BuildID: "2026.12.02-a1"}, c.Worker)
+	for flagName, value := range map[string]string{
+		"worker-http-addr":  "9090",
+		"worker-versioning": "maybe",
+		"deployment-name":   "life.cycle",
+		"build-id":          "a b",
+	} {
+		_, err := load(t, config.CmdWorker, "-"+flagName, value)
+		assert.Error(t, err, flagName)
+	}
+	_, err = load(t, config.CmdWorker, "-build-id", strings.Repeat("b", 101))
+	assert.ErrorContains(t, err, "LIFECYCLE_BUILD_ID")
 }

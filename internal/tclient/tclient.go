@@ -5,8 +5,10 @@ package tclient
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
+	"os"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -31,18 +33,13 @@ func Dial(ctx context.Context, t config.Temporal, log *zap.Logger, metrics clien
 		// same cores (7% less CPU for the same journeys, BENCHMARKS.md).
 		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
 	}
-	if t.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(t.TLSCert, t.TLSKey)
-		if err != nil {
-			return nil, fmt.Errorf("TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY: %w", err)
-		}
-		opts.ConnectionOptions.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	tlsConfig, err := TLSConfig(t)
+	if err != nil {
+		return nil, err
 	}
+	opts.ConnectionOptions.TLS = tlsConfig
 	if t.APIKey != "" {
 		opts.Credentials = client.NewAPIKeyStaticCredentials(t.APIKey)
-		if opts.ConnectionOptions.TLS == nil {
-			opts.ConnectionOptions.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
 	}
 	deadline := time.Now().Add(wait)
 	for {
@@ -59,6 +56,34 @@ func Dial(ctx context.Context, t config.Temporal, log *zap.Logger, metrics clien
 		case <-time.After(2 * time.Second):
 		}
 	}
+}
+
+// TLSConfig is the TLS to the frontend: none unless a setting asks for it
+// (a client certificate for mTLS, an API key, a custom CA or server name).
+func TLSConfig(t config.Temporal) (*tls.Config, error) {
+	if t.TLSCert == "" && t.APIKey == "" && t.TLSCA == "" && t.TLSServerName == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.TLSServerName}
+	if t.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(t.TLSCert, t.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	if t.TLSCA != "" {
+		pem, err := os.ReadFile(t.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("TEMPORAL_TLS_CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("TEMPORAL_TLS_CA: %s holds no PEM certificate", t.TLSCA)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
 }
 
 // loopback reports whether a host:port names this machine's loopback
