@@ -42,10 +42,10 @@ import (
 )
 
 const (
-	salesKey   = "sales-key-0001"
-	csmKey     = "csm-key-00001"
-	integKey   = "integration-key-1"
-	adminKey   = "admin-key-0001"
+	salesKey   = "sales-key-0001-0123456789ab"
+	csmKey     = "csm-key-00001-0123456789ab"
+	integKey   = "integration-key-1-01234567"
+	adminKey   = "admin-key-0001-0123456789ab"
 	dealToken  = "deal-webhook-secret-1"
 	linkSecret = "link-secret-for-tests"
 )

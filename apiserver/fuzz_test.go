@@ -53,9 +53,9 @@ import (
 )
 
 const (
-	fzSalesKey   = "fuzz-sales-key-1"
-	fzCSMKey     = "fuzz-csm-key-001"
-	fzIntegKey   = "fuzz-integ-key-1"
+	fzSalesKey   = "fuzz-sales-key-1-01234567"
+	fzCSMKey     = "fuzz-csm-key-001-01234567"
+	fzIntegKey   = "fuzz-integ-key-1-01234567"
 	fzDealSecret = "fuzz-deal-webhook-secret"
 	// fzMaxBody is the fuzzed API's body limit: small enough for the fuzzer
 	// to cross, large enough for a body carrying the default playbook.

@@ -34,9 +34,9 @@ import (
 )
 
 const (
-	salesKey   = "bench-sales-key-1"
-	csmKey     = "bench-csm-key-01"
-	integKey   = "bench-integration-1"
+	salesKey   = "bench-sales-key-1-0123456"
+	csmKey     = "bench-csm-key-01-01234567"
+	integKey   = "bench-integration-1-01234"
 	linkSecret = "bench-link-secret-0123456789"
 	apiDay     = 24 * time.Hour // nothing of the journey falls due during a benchmark
 )

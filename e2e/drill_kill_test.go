@@ -96,8 +96,8 @@ func TestDrillKillNineMidJourney(t *testing.T) {
 	dataDir := t.TempDir()
 	httpAddr := freeAddr(t)
 	args := []string{"--data-dir", dataDir, "--http-addr", httpAddr, "--temporal-address", freeAddr(t), "--ui-port", "-1",
-		"--api-keys", "admin:drill-admin-key", "--day-length", "2s", "--log-level", "warn"}
-	api := httpAPI{base: "http://" + httpAddr, key: "drill-admin-key"}
+		"--api-keys", "admin:drill-admin-key-0123456789", "--day-length", "2s", "--log-level", "warn"}
+	api := httpAPI{base: "http://" + httpAddr, key: "drill-admin-key-0123456789"}
 	ready := func() bool { s, err := api.do("GET", "/readyz", nil, nil); return err == nil && s == 200 }
 
 	dev := startDevBinary(t, bin, args...)

@@ -44,7 +44,7 @@ func TestDrillWorkerDownWhileEventsArrive(t *testing.T) {
 	w := ts.NewWorker(workflows.TaskQueue, register)
 
 	api := httptest.NewServer(apiserver.New(apiserver.Options{
-		Client: c, Namespace: ts.GetDefaultNamespace(), APIKeys: map[string]string{"integration-key-1": "integration", "csm-key-0001": "csm"},
+		Client: c, Namespace: ts.GetDefaultNamespace(), APIKeys: map[string]string{"integration-key-1-01234567": "integration", "csm-key-0001-0123456789ab": "csm"},
 		DayLength: 2 * time.Second, Logger: zap.NewNop(),
 	}).Handler())
 	defer api.Close()
@@ -68,7 +68,7 @@ func TestDrillWorkerDownWhileEventsArrive(t *testing.T) {
 	post := func(id string) int {
 		body, _ := json.Marshal(map[string]any{"id": id, "type": "login"})
 		req, _ := http.NewRequest("POST", api.URL+"/v1/customers/down-co/events?async=true", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer integration-key-1")
+		req.Header.Set("Authorization", "Bearer integration-key-1-01234567")
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		resp.Body.Close()
@@ -85,7 +85,7 @@ func TestDrillWorkerDownWhileEventsArrive(t *testing.T) {
 	assert.Equal(t, http.StatusAccepted, post(sent[0]), "a repeat is accepted too ...")
 	bad, _ := json.Marshal(map[string]any{"id": "", "type": "login"})
 	req, _ := http.NewRequest("POST", api.URL+"/v1/customers/down-co/events?async=true", bytes.NewReader(bad))
-	req.Header.Set("Authorization", "Bearer integration-key-1")
+	req.Header.Set("Authorization", "Bearer integration-key-1-01234567")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()

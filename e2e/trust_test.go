@@ -33,9 +33,9 @@ import (
 // customer's journey is its own.
 
 const (
-	trustSales = "sales-key-trust"
-	trustCSM   = "csm-key-trust"
-	trustAdmin = "admin-key-trust"
+	trustSales = "sales-key-trust-0123456789"
+	trustCSM   = "csm-key-trust-0123456789ab"
+	trustAdmin = "admin-key-trust-0123456789"
 	trustLink  = "a-link-secret-for-the-trust-tests"
 )
 
