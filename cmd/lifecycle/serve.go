@@ -168,7 +168,7 @@ func (a *app) serveAPI(ctx context.Context, ln net.Listener, c client.Client, st
 		opts.SendGridKey = key
 	}
 	dash, err := dashboard.New(dashboard.Options{
-		Client: c, Namespace: a.cfg.Temporal.Namespace, APIKeys: a.cfg.APIKeys, Outbox: opts.Outbox, Suppressions: st,
+		Client: c, Namespace: a.cfg.Temporal.Namespace, APIKeys: a.cfg.APIKeys, Outbox: opts.Outbox, Suppressions: st, Sessions: st,
 		Logger: a.log.Named("dashboard"), Secure: strings.HasPrefix(a.cfg.PublicURL, "https://"),
 	})
 	if err != nil {
