@@ -30,6 +30,8 @@ Usage:
   lifecycle playbook default            print the default playbook (a starting point)
   lifecycle email preview TEMPLATE      render a customer email with sample data (--html)
   lifecycle email list                  list the email templates
+  lifecycle probe URL                   exit 0 if URL (/healthz, /readyz) answers 2xx: a
+                                        health check for images without curl
   lifecycle version                     this build's id, Go version, whether dev is in
   lifecycle help [COMMAND]              this text, or a command's flags
 
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = setupCmd(ctx, rest, stdout, stderr)
 	case "deployment":
 		err = deploymentCmd(ctx, rest, stdout, stderr)
+	case "probe":
+		err = probeCmd(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprint(stdout, versionText())
 		return 0

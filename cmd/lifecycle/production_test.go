@@ -131,6 +131,17 @@ func TestProductionCommandsOnARealServer(t *testing.T) {
 	assert.Contains(t, body, "temporal_", "the SDK's worker metrics")
 	assert.Contains(t, body, "go_goroutines")
 
+	code, out, _ = runCLI(t, "probe", "http://"+addrA+"/readyz")
+	assert.Equal(t, 0, code, "probe: the health check of an image without curl")
+	assert.Contains(t, out, "200 OK")
+	code, _, errOut = runCLI(t, "probe", "http://"+addrA+"/nothing-here")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "404")
+	code, _, _ = runCLI(t, "probe", "http://"+freePort(t)+"/readyz")
+	assert.Equal(t, 1, code, "nothing listening")
+	code, _, _ = runCLI(t, "probe", "not a url")
+	assert.Equal(t, 1, code)
+
 	code, out, errOut = runCLI(t, append([]string{"deployment", "status"}, common...)...)
 	require.Equal(t, 0, code, errOut)
 	assert.Regexp(t, `(?m)^a\s+current`, out, "the first build became current by itself")
