@@ -50,15 +50,26 @@ func benchScale(ctx context.Context, b *bencher) (*section, error) {
 	perRSS := float64(rss1-rss0) * 1024 / float64(n)
 	perHeap := (float64(heap1) - float64(heap0)) / float64(n)
 
-	// Timers falling due together: burst journeys started as fast as the
-	// server takes them, with a day long enough that all of them are started
-	// well before their day-3 steps fall due; those then fall due within the
-	// start window.
-	startFor := time.Duration(float64(burst)/rate*float64(time.Second)) * 3 / 2
+	// Timers falling due together: burst journeys started at a fixed pace
+	// (burstRate), with a day long enough that all of them are started well
+	// before their day-3 steps fall due; those then fall due at that pace.
+	// A fixed pace, not "as fast as the server takes them": a build whose
+	// worker takes up new journeys faster would otherwise face a denser
+	// burst of day-3 steps than one that takes them up slowly.
+	burstRate := 10.0
+	if b.quick {
+		burstRate = 20
+	}
+	startFor := time.Duration(float64(burst)/burstRate*float64(time.Second)) * 3 / 2
 	day := max(2*time.Second, (startFor+10*time.Second)/3).Round(time.Second)
-	progress("  scale: %d journeys with a %s day, day 3 due %s after their start", burst, day, 3*day)
+	progress("  scale: %d journeys, %.0f a second, with a %s day, day 3 due %s after their start", burst, burstRate, day, 3*day)
 	t0 := time.Now()
 	if _, err := parallel(ctx, burst, concurrency, func(i int) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Until(t0.Add(time.Duration(float64(i) / burstRate * float64(time.Second))))):
+		}
 		return s.rawStart(ctx, fmt.Sprintf("burst-%d", i), day)
 	}); err != nil {
 		return nil, fmt.Errorf("starting the burst: %w", err)
@@ -126,11 +137,11 @@ func benchScale(ctx context.Context, b *bencher) (*section, error) {
 		method: fmt.Sprintf("%d journeys started through `POST /v1/customers` (concurrency %d, 24h days: they stay open), on a fresh "+
 			"embedded server; memory is the whole process (server, worker with its workflow cache, API), VmRSS from /proc/self/status "+
 			"and the Go heap in use after a GC, before and after, once the worker has caught up. Timer lateness: %d further journeys "+
-			"started as fast as the server takes them (raw client, concurrency 32), with a day (%s) long enough that all are started "+
+			"started at %.0f a second (raw client), with a day (%s) long enough that all are started "+
 			"before the first one's day 3: their day-3 steps (training invite, handoff reminder) fall due together, within the start "+
 			"window. Read from each history (so the reading does not load the worker): lateness is the `WorkflowTaskStarted` after "+
 			"the first `TimerFired` minus (the first `WorkflowTaskStarted`, the journey's day 0 as `workflow.Now`, + 3 days): the "+
-			"server's timer queue, matching and the worker's pickup together. Each measured once (no rounds).", n, concurrency, burst, day),
+			"server's timer queue, matching and the worker's pickup together. Each measured once (no rounds).", n, concurrency, burst, burstRate, day),
 		header: []string{"figure", "value"},
 		rows: [][]string{
 			{fmt.Sprintf("time to start %d journeys", n), fmt.Sprintf("%s (%.0f/s)", el.Round(100*time.Millisecond), rate)},
