@@ -74,24 +74,31 @@ func (cl *cluster) tasksAround(ctx context.Context, workflowID, runID string, t 
 	}
 }
 
-// lastTask is the run's last completed workflow task.
-func (cl *cluster) lastTask(ctx context.Context, workflowID, runID string) (task, bool, error) {
-	var token []byte
+// tasksSince lists the run's workflow tasks completed after t, the newest
+// first.
+func (cl *cluster) tasksSince(ctx context.Context, workflowID, runID string, t time.Time) ([]task, error) {
+	var (
+		token []byte
+		out   []task
+	)
 	for {
 		resp, err := cl.temporal.WorkflowService().GetWorkflowExecutionHistoryReverse(ctx, &workflowservice.GetWorkflowExecutionHistoryReverseRequest{
 			Namespace: cl.namespace, Execution: &commonpb.WorkflowExecution{WorkflowId: workflowID, RunId: runID},
-			MaximumPageSize: 20, NextPageToken: token,
+			MaximumPageSize: 50, NextPageToken: token,
 		})
 		if err != nil {
-			return task{}, false, fmt.Errorf("%s: history: %w", workflowID, err)
+			return nil, fmt.Errorf("%s: history: %w", workflowID, err)
 		}
 		for _, e := range resp.GetHistory().GetEvents() {
+			if !e.GetEventTime().AsTime().After(t) {
+				return out, nil
+			}
 			if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
-				return completedTask(e), true, nil
+				out = append(out, completedTask(e))
 			}
 		}
 		if token = resp.GetNextPageToken(); len(token) == 0 {
-			return task{}, false, nil
+			return out, nil
 		}
 	}
 }
@@ -281,16 +288,7 @@ func tally(vs map[string]version) string {
 	for _, v := range vs {
 		counts[v.String()]++
 	}
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %d", k, counts[k])
-	}
-	return strings.Join(parts, ", ")
+	return countsText(counts)
 }
 
 // backlog is the journey task queue's backlog: workflow and activity tasks

@@ -23,7 +23,7 @@ type upgrade struct {
 	newTotal  int
 	servedByA int // old journeys whose run on a was served by a after the promotion, until it continued as new onto b
 	movedToB  int
-	moveSecs  float64 // from the promotion until the last old journey ran on b
+	moves     []move
 	afterStop progress
 	problems  []string
 }
@@ -32,10 +32,32 @@ func (u *upgrade) problem(format string, args ...any) {
 	u.problems = append(u.problems, fmt.Sprintf(format, args...))
 }
 
+// moveSpread is how the old journeys moved: seconds after the promotion
+// until their first task on a, and until their first task on b, as median
+// and maximum, and how many took more than one task on a to leave.
+func (u *upgrade) moveSpread() string {
+	if len(u.moves) == 0 {
+		return "none moved"
+	}
+	firstA, onB := make([]float64, len(u.moves)), make([]float64, len(u.moves))
+	more := 0
+	for i, m := range u.moves {
+		firstA[i], onB[i] = m.firstOnA, m.onB
+		if m.tasksOnA > 1 {
+			more++
+		}
+	}
+	sort.Float64s(firstA)
+	sort.Float64s(onB)
+	mid := len(u.moves) / 2
+	return fmt.Sprintf("first task on a after the promotion: median %.1f s, max %.1f s; first on b: median %.1f s, max %.1f s; "+
+		"%d needed more than one task on a to leave", firstA[mid], firstA[len(firstA)-1], onB[mid], onB[len(onB)-1], more)
+}
+
 func (u *upgrade) String() string {
 	s := fmt.Sprintf("%d of %d new journeys on lifecycle:b; %d old journeys pinned to a before the promotion, "+
-		"%d served by a after it until they continued as new, %d moved to b (the last %.1f s after the promotion); after a stopped: %s",
-		u.newOnB, u.newTotal, u.pinnedA, u.servedByA, u.movedToB, u.moveSecs, u.afterStop)
+		"%d served by a after it until they continued as new, %d moved to b (%s); after a stopped: %s",
+		u.newOnB, u.newTotal, u.pinnedA, u.servedByA, u.movedToB, u.moveSpread(), u.afterStop)
 	if len(u.problems) > 0 {
 		return fmt.Sprintf("FAIL (%d problems, the first: %s): %s", len(u.problems), u.problems[0], s)
 	}
@@ -157,7 +179,6 @@ func (cl *cluster) waitVersioned(ctx context.Context, ids []string, limit time.D
 func (cl *cluster) waitMoved(ctx context.Context, u *upgrade, old []string, before map[string]version, promoted time.Time, limit time.Duration) {
 	pending := append([]string(nil), old...)
 	deadline := time.Now().Add(limit)
-	var lastMove time.Time
 	for len(pending) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
 		var (
 			mu   sync.Mutex
@@ -170,7 +191,7 @@ func (cl *cluster) waitMoved(ctx context.Context, u *upgrade, old []string, befo
 			go func() {
 				defer wg.Done()
 				for id := range jobs {
-					moved, problems, at := cl.checkMoved(ctx, id, before[id], promoted)
+					moved, problems, m := cl.checkMoved(ctx, id, before[id], promoted)
 					mu.Lock()
 					switch {
 					case !moved:
@@ -181,9 +202,7 @@ func (cl *cluster) waitMoved(ctx context.Context, u *upgrade, old []string, befo
 							u.servedByA++
 						}
 						u.problems = append(u.problems, problems...)
-						if at.After(lastMove) {
-							lastMove = at
-						}
+						u.moves = append(u.moves, m)
 					}
 					mu.Unlock()
 				}
@@ -200,21 +219,53 @@ func (cl *cluster) waitMoved(ctx context.Context, u *upgrade, old []string, befo
 			time.Sleep(2 * time.Second)
 		}
 	}
-	if !lastMove.IsZero() {
-		u.moveSecs = lastMove.Sub(promoted).Seconds()
-	}
 	if len(pending) > 0 {
-		u.problem("%d journeys started before the promotion still not on b %s after it (e.g. %s)",
-			len(pending), limit, strings.Join(pending[:min(5, len(pending))], ", "))
+		// Where they are: still on their run on a, or continued as new with
+		// the new run's first task not done yet.
+		states := map[string]int{}
+		for _, id := range pending {
+			v, err := cl.describe(ctx, id, "")
+			switch {
+			case err != nil:
+				states["not described"]++
+			case v.runID == before[id].runID:
+				states["on its run on a: "+v.String()]++
+			default:
+				states["continued as new, now "+v.String()]++
+			}
+		}
+		u.problem("%d journeys started before the promotion still not on b %s after it (e.g. %s; %s)",
+			len(pending), limit, strings.Join(pending[:min(5, len(pending))], ", "), countsText(states))
 	}
 }
 
+func countsText(counts map[string]int) string {
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, counts[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// move is how one journey moved from a to b, in seconds after the promotion.
+type move struct {
+	tasksOnA int     // workflow tasks its run on a completed after the promotion, the continue-as-new's included
+	firstOnA float64 // the first of them
+	onB      float64 // its new run's first task, on b
+}
+
 // checkMoved reports whether the journey's current run is on b, what is
-// wrong with how it moved, and when its first run on b began.
-func (cl *cluster) checkMoved(ctx context.Context, id string, was version, promoted time.Time) (bool, []string, time.Time) {
+// wrong with how it moved, and how it moved.
+func (cl *cluster) checkMoved(ctx context.Context, id string, was version, promoted time.Time) (bool, []string, move) {
+	var m move
 	now, err := cl.describe(ctx, id, "")
 	if err != nil || now.runID == was.runID || now.build != "b" {
-		return false, nil, time.Time{}
+		return false, nil, m
 	}
 	var problems []string
 	wf := workflows.WorkflowID(id)
@@ -225,16 +276,23 @@ func (cl *cluster) checkMoved(ctx context.Context, id string, was version, promo
 	case oldRun.status != enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
 		problems = append(problems, fmt.Sprintf("%s: its run on a ended %s, not continued as new", id, oldRun.status))
 	}
-	last, ok, err := cl.lastTask(ctx, wf, was.runID)
+	tasks, err := cl.tasksSince(ctx, wf, was.runID, promoted)
 	switch {
 	case err != nil:
 		problems = append(problems, err.Error())
-	case !ok:
-		problems = append(problems, fmt.Sprintf("%s: its run on a has no completed workflow task", id))
-	case last.build != "a" || !last.at.After(promoted):
-		problems = append(problems, fmt.Sprintf("%s: its run on a was last served by build %q at %s, the promotion was at %s",
-			id, last.build, last.at.Format(time.TimeOnly), promoted.Format(time.TimeOnly)))
+	case len(tasks) == 0:
+		problems = append(problems, fmt.Sprintf("%s: its run on a completed no workflow task after the promotion", id))
+	default:
+		for _, tk := range tasks {
+			if tk.build != "a" {
+				problems = append(problems, fmt.Sprintf("%s: its run on a was served by build %q at %s, after the promotion",
+					id, tk.build, tk.at.Format(time.TimeOnly)))
+			}
+		}
+		m.tasksOnA = len(tasks)
+		m.firstOnA = tasks[len(tasks)-1].at.Sub(promoted).Seconds()
 	}
 	first, _, _ := cl.firstTaskAfter(ctx, wf, now.runID, promoted)
-	return true, problems, first.at
+	m.onB = first.at.Sub(promoted).Seconds()
+	return true, problems, m
 }

@@ -57,6 +57,7 @@ pg_port=
 pg_version=
 pg_started=
 dbs_created=
+schema_done=
 
 # start NAME CMD...: runs CMD in the background with its output in
 # $work/NAME.log and records its pid; its pid is left in $started_pid.
@@ -66,6 +67,9 @@ start() {
   "$@" >"$work/$name.log" 2>&1 &
   started_pid=$!
   echo "$started_pid" >>"$pids_file"
+  # Out of the job table: the drill's SIGKILL of a worker is expected, not
+  # worth bash's "Killed" notice.
+  disown "$started_pid"
 }
 
 # stop_all ends every recorded process (a line "-PGID" is a process group:
@@ -115,13 +119,16 @@ stop_postgres() {
   fi
 }
 
-# show_logs prints the end of every log of the run, for a failed run.
+# show_logs prints the end of every log of the run, for a failed run: the
+# schema tool's only if the schema step did not finish, and without the
+# workers' one line per email sent.
 show_logs() {
   local f
   for f in "$work"/*.log; do
     [ -f "$f" ] || continue
+    [ "${f##*/}" = schema.log ] && [ -n "$schema_done" ] && continue
     printf '\n--- %s (last 25 lines)\n' "${f##*/}"
-    tail -n 25 "$f" | cut -c1-400
+    grep -v 'email sent' "$f" | tail -n 25 | cut -c1-400
   done
 }
 
@@ -256,6 +263,7 @@ for part in temporal visibility; do
   sql_tool --database "$db" update-schema --schema-dir "$temporal_src/schema/postgresql/v12/$part/versioned" ||
     die "update-schema $db failed (log: schema.log)"
 done
+schema_done=1
 
 for p in fe_grpc fe_http fe_member history_grpc history_member matching_grpc matching_member worker_grpc worker_member; do
   free_port "$p"
