@@ -20,7 +20,7 @@ import (
 // summary at the end has the figures.
 func TestClusterDrill(t *testing.T) {
 	cl := loadCluster(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute+30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Minute)
 	defer cancel()
 	began := time.Now()
 	phase := func(format string, args ...any) {
