@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
@@ -119,6 +120,8 @@ func (s *Server) temporalError(c *gin.Context, err error, customerID string) {
 	var notFound *serviceerror.NotFound
 	var unavailable *serviceerror.Unavailable
 	var deadline *serviceerror.DeadlineExceeded
+	var updateWait *client.WorkflowUpdateServiceTimeoutOrCanceledError
+	var canceled *serviceerror.Canceled
 	switch {
 	case workflows.IsValidationError(err):
 		invalid(c, err)
@@ -129,8 +132,16 @@ func (s *Server) temporalError(c *gin.Context, err error, customerID string) {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &unavailable), errors.As(err, &deadline):
 		s.log.Warn("Temporal unavailable", zap.Error(err), zap.String("customer_id", customerID))
 		fail(c, http.StatusServiceUnavailable, "temporal_unavailable", "the journey engine did not answer in time; retry", "")
-	case errors.Is(err, context.Canceled):
-		fail(c, 499, "canceled", "request canceled", "")
+	case errors.Is(err, context.Canceled), errors.As(err, &updateWait), errors.As(err, &canceled):
+		if c.Request.Context().Err() != nil {
+			fail(c, 499, "canceled", "request canceled", "")
+			return
+		}
+		// The caller is still waiting: Temporal gave up waiting for the
+		// journey (its worker was busy or went away). Retrying is safe: an
+		// update carries its id, and a journey applies an event once.
+		s.log.Warn("Temporal stopped waiting for the journey", zap.Error(err), zap.String("customer_id", customerID))
+		fail(c, http.StatusServiceUnavailable, "temporal_unavailable", "the journey engine did not answer in time; retry", "")
 	default:
 		s.log.Error("Temporal call failed", zap.Error(err), zap.String("customer_id", customerID),
 			zap.String("request_id", c.GetString("request_id")))

@@ -79,7 +79,15 @@ func (v Versioning) Version() sdkworker.WorkerDeploymentVersion {
 // journey lives for years; pinning means no running journey ever meets code
 // it was not recorded with, so upgrades need no patching.
 func NewVersioned(c client.Client, acts *activities.Activities, v Versioning) sdkworker.Worker {
-	opts := sdkworker.Options{}
+	opts := sdkworker.Options{
+		// Autoscaling pollers keep pollers on both the shared task queue and
+		// the worker's sticky queue. With the SDK's default fixed pollers, a
+		// worker with a backlog on its sticky queue moved every poller there
+		// and left the shared queue unpolled: on the cluster test, a worker
+		// completed nothing for 45 s while 430 journeys pinned to its build
+		// waited for their next task after a promotion.
+		WorkflowTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{}),
+	}
 	if v.On {
 		opts.DeploymentOptions = sdkworker.DeploymentOptions{
 			UseVersioning:             true,
