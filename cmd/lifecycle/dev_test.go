@@ -213,7 +213,14 @@ func TestDevRunsJourneysAcrossARestart(t *testing.T) {
 		var other timeline
 		api.call("GET", "/v1/customers/booked-co/timeline", nil, &other)
 		_, otherWeb := other.day("touchpoint:webinar-welcome")
-		return esc && web && otherWeb
+		// A step's messages go out beside the schedule: the journeys have
+		// none in flight before the process stops.
+		var a, b struct {
+			Sending int `json:"sending"`
+		}
+		inFlight := api.call("GET", "/v1/customers/restart-co", nil, &a) != http.StatusOK || a.Sending > 0 ||
+			api.call("GET", "/v1/customers/booked-co", nil, &b) != http.StatusOK || b.Sending > 0
+		return esc && web && otherWeb && !inFlight
 	})
 	day, _ = tl.day("handoff:escalation")
 	assert.GreaterOrEqual(t, day, 5.0)
