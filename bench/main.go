@@ -42,6 +42,7 @@ var benchmarks = []benchmark{
 	{"reads", true, benchReads},
 	{"cost", true, benchCost},
 	{"scale", true, benchScale},
+	{"cluster", false, benchCluster}, // its own cluster: serve.sh
 }
 
 // bencher holds the settings and what the benchmarks share.
