@@ -316,6 +316,21 @@ type ChampionChange struct {
 // At (or one before the journey's own clock) means the journey's clock.
 type StateQuery struct {
 	At time.Time `json:"at,omitzero"`
+	// Upcoming is how many pending steps State.Next lists: 0 means 5, at
+	// most MaxUpcoming. A simulation asks for them all, to tell a step
+	// that was skipped from one still to come.
+	Upcoming int `json:"upcoming,omitempty"`
+}
+
+// MaxUpcoming bounds StateQuery.Upcoming.
+const MaxUpcoming = 500
+
+// TimelineQuery asks for the timeline from an entry on: Since counts
+// entries from the journey's first (folded ones included), so a reader that
+// has seen n entries asks for Since n and gets only what came after. A zero
+// query (or none) answers the whole bounded timeline.
+type TimelineQuery struct {
+	Since int `json:"since,omitempty"`
 }
 
 // EventAttrRecipient is the engagement-event attribute naming the address a

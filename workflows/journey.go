@@ -290,11 +290,11 @@ func (j *journey) run(ctx workflow.Context) (State, error) {
 	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return j.state(workflow.Now(ctx)), err
+			return j.state(workflow.Now(ctx), 0), err
 		}
 		j.drainEvents(ctx)
 		if err := j.runDue(ctx); err != nil {
-			return j.state(workflow.Now(ctx)), err
+			return j.state(workflow.Now(ctx), 0), err
 		}
 		now := workflow.Now(ctx)
 		j.refresh(ctx, now)
@@ -486,7 +486,7 @@ func (j *journey) finish(ctx workflow.Context) (State, error) {
 		return State{}, err
 	}
 	j.drainEvents(ctx) // recorded as refused: the journey has ended
-	return j.state(workflow.Now(ctx)), nil
+	return j.state(workflow.Now(ctx), 0), nil
 }
 
 // refresh records the day's score point and upserts search attributes that changed.
@@ -533,7 +533,11 @@ func (j *journey) refresh(ctx workflow.Context, now time.Time) {
 func roundTo5(n int) int { return (n + 2) / 5 * 5 }
 
 // state is the live view answered by the state query, as of now.
-func (j *journey) state(now time.Time) State {
+func (j *journey) state(now time.Time, upcoming int) State {
+	if upcoming <= 0 {
+		upcoming = 5
+	}
+	upcoming = min(upcoming, MaxUpcoming)
 	sc := j.scores(now)
 	s := State{
 		CustomerID: j.in.Account.ID, AccountName: j.in.Account.Name, Playbook: j.pb.Ref(),
@@ -557,7 +561,7 @@ func (j *journey) state(now time.Time) State {
 	}
 	s.Escalations += j.c.Timeline.Older.ByKind[EntryEscalation]
 	for _, st := range j.steps(now) {
-		if len(s.Next) == 5 {
+		if len(s.Next) == upcoming {
 			break
 		}
 		s.Next = append(s.Next, Upcoming{Step: st.key, Kind: st.kind, At: st.due, Day: int(j.dayOf(st.due))})
@@ -611,8 +615,16 @@ func progress(ms []MilestoneView) Progress {
 }
 
 // timeline is the answer to the timeline query.
-func (j *journey) timeline() Timeline {
-	return Timeline{CustomerID: j.in.Account.ID, Entries: slices.Clone(j.c.Timeline.Entries), Older: j.c.Timeline.Older}
+func (j *journey) timeline() Timeline { return j.timelineSince(0) }
+
+// timelineSince answers the timeline's entries from the since-th on
+// (counted from the journey's first, folded ones included).
+func (j *journey) timelineSince(since int) Timeline {
+	entries := j.c.Timeline.Entries
+	if skip := since - j.c.Timeline.Older.Count; skip > 0 {
+		entries = entries[min(skip, len(entries)):]
+	}
+	return Timeline{CustomerID: j.in.Account.ID, Entries: slices.Clone(entries), Older: j.c.Timeline.Older}
 }
 
 func title(s string) string {

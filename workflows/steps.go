@@ -378,7 +378,7 @@ func (j *journey) handoverSteps(add func(step), now time.Time) {
 	key := fmt.Sprintf("reassign:%d", j.c.Reassignments)
 	add(step{key: key, kind: EntryTask, due: now, run: func(ctx workflow.Context, now time.Time) error {
 		j.c.HandoversSent = j.c.Reassignments
-		st := j.state(now)
+		st := j.state(now, 0)
 		return j.notify(ctx, now, roleCSM, key, fmt.Sprintf("You are now the CSM of %s", j.in.Account.Name),
 			fmt.Sprintf("Phase %s, day %d. Health %s: %s.\nChampion: %s <%s>.", st.Phase, st.Day, st.Scores.Health,
 				strings.Join(st.Scores.Reasons, "; "), j.champion().Name, j.champion().Email), "CSM reassigned")

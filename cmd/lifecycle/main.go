@@ -28,6 +28,8 @@ Usage:
   lifecycle deployment promote BUILD    make a worker build current (rolling upgrade)
   lifecycle playbook validate FILE      check a playbook; exit 1 with each line and problem
   lifecycle playbook default            print the default playbook (a starting point)
+  lifecycle simulate [flags]            a journey under a playbook in milliseconds: the story
+                                        of a scenario day by day, or --compare two playbooks
   lifecycle email preview TEMPLATE      render a customer email with sample data (--html)
   lifecycle email list                  list the email templates
   lifecycle probe URL                   exit 0 if URL (/healthz, /readyz) answers 2xx: a
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = playbookCmd(rest, stdout, stderr)
 	case "email":
 		err = emailCmd(rest, stdout, stderr)
+	case "simulate":
+		err = simulateCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] != "help" {
 			return run(ctx, []string{rest[0], "--help"}, stdout, stderr)
