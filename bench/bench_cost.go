@@ -182,11 +182,11 @@ func (p profile) inSuite(env *simEnv, id string) (runs, events, maxRun int, err 
 	if err := s.run(float64(p.days)); err != nil {
 		return 0, 0, 0, err
 	}
-	for _, r := range s.runs {
-		events += r.events
-		maxRun = max(maxRun, r.events)
+	for _, r := range s.j.Runs {
+		events += r.Events
+		maxRun = max(maxRun, r.Events)
 	}
-	return len(s.runs), events, maxRun, nil
+	return len(s.j.Runs), events, maxRun, nil
 }
 
 // benchCost: history events and bytes per customer, counted on the server.

@@ -85,7 +85,7 @@ func (j *journey) onEmailStatus(ctx workflow.Context, e EmailStatus) (State, err
 		j.entry(now, EntrySystem, "email:active", "Customer emails resumed", "reported"+via(e.Source)+by(e.By), "")
 	}
 	j.poke()
-	return j.state(now, 0), nil
+	return j.state(now, StateQuery{}), nil
 }
 
 // teamBounceSteps tells someone that a team address bounced.
@@ -142,5 +142,5 @@ func (j *journey) onChampion(ctx workflow.Context, ch ChampionChange) (State, er
 		j.c.EmailBlocked, j.c.EmailBlockedAddr = "", ""
 	}
 	j.poke()
-	return j.state(now, 0), nil
+	return j.state(now, StateQuery{}), nil
 }

@@ -320,6 +320,9 @@ type StateQuery struct {
 	// most MaxUpcoming. A simulation asks for them all, to tell a step
 	// that was skipped from one still to come.
 	Upcoming int `json:"upcoming,omitempty"`
+	// Brief leaves the score history out (a reader that samples every day
+	// has it already).
+	Brief bool `json:"brief,omitempty"`
 }
 
 // MaxUpcoming bounds StateQuery.Upcoming.

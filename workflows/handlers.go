@@ -33,7 +33,7 @@ func (j *journey) registerHandlers(ctx workflow.Context) error {
 		if q.At.After(now) {
 			now = q.At
 		}
-		return j.state(now, q.Upcoming), nil
+		return j.state(now, q), nil
 	}); err != nil {
 		return err
 	}
@@ -414,7 +414,7 @@ func (j *journey) onOutcome(ctx workflow.Context, o Outcome) (State, error) {
 	}
 	j.entry(now, EntryOutcome, step, summary, outcomeCause(o), "")
 	j.poke()
-	return j.state(now, 0), nil
+	return j.state(now, StateQuery{}), nil
 }
 
 func outcomeCause(o Outcome) string {
@@ -459,7 +459,7 @@ func (j *journey) onPause(ctx workflow.Context, p PauseRequest) (State, error) {
 	j.entry(now, EntrySystem, "pause", "Journey paused", p.Reason+by(p.By), "")
 	j.c.PausedAt, j.c.PauseReason = now, p.Reason
 	j.poke()
-	return j.state(now, 0), nil
+	return j.state(now, StateQuery{}), nil
 }
 
 func (j *journey) validateResume(r ResumeRequest) error {
@@ -480,7 +480,7 @@ func (j *journey) onResume(ctx workflow.Context, r ResumeRequest) (State, error)
 	j.entry(now, EntrySystem, "resume", "Journey resumed",
 		fmt.Sprintf("paused for %.1f days; the schedule moves by as much%s", float64(paused)/float64(j.in.DayLength), by(r.By)), "")
 	j.poke()
-	return j.state(now, 0), nil
+	return j.state(now, StateQuery{}), nil
 }
 
 func by(who string) string {
@@ -510,7 +510,7 @@ func (j *journey) onReassign(ctx workflow.Context, r Reassignment) (State, error
 	j.c.Reassignments++
 	j.entry(now, EntryOutcome, "reassign", fmt.Sprintf("CSM changed from %s to %s", old.Name, r.CSM.Name), strings.TrimSpace(r.Reason+by(r.By)), "")
 	j.poke()
-	return j.state(now, 0), nil
+	return j.state(now, StateQuery{}), nil
 }
 
 // drainEvents applies every engagement event that arrived as a signal, in

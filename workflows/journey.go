@@ -46,6 +46,14 @@ type journey struct {
 	// once the run is leaving for a new build.
 	wakes     int
 	upgrading bool
+	// hours is the playbook's business hours, parsed on first use.
+	hours *businessHours
+}
+
+// businessHours is a playbook's business hours, parsed.
+type businessHours struct {
+	openH, openM, closeH, closeM int
+	weekday                      [7]bool
 }
 
 // CustomerLifecycle runs one customer's journey: handoff, onboarding,
@@ -290,11 +298,11 @@ func (j *journey) run(ctx workflow.Context) (State, error) {
 	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return j.state(workflow.Now(ctx), 0), err
+			return j.state(workflow.Now(ctx), StateQuery{}), err
 		}
 		j.drainEvents(ctx)
 		if err := j.runDue(ctx); err != nil {
-			return j.state(workflow.Now(ctx), 0), err
+			return j.state(workflow.Now(ctx), StateQuery{}), err
 		}
 		now := workflow.Now(ctx)
 		j.refresh(ctx, now)
@@ -486,7 +494,7 @@ func (j *journey) finish(ctx workflow.Context) (State, error) {
 		return State{}, err
 	}
 	j.drainEvents(ctx) // recorded as refused: the journey has ended
-	return j.state(workflow.Now(ctx), 0), nil
+	return j.state(workflow.Now(ctx), StateQuery{}), nil
 }
 
 // refresh records the day's score point and upserts search attributes that changed.
@@ -533,7 +541,8 @@ func (j *journey) refresh(ctx workflow.Context, now time.Time) {
 func roundTo5(n int) int { return (n + 2) / 5 * 5 }
 
 // state is the live view answered by the state query, as of now.
-func (j *journey) state(now time.Time, upcoming int) State {
+func (j *journey) state(now time.Time, q StateQuery) State {
+	upcoming := q.Upcoming
 	if upcoming <= 0 {
 		upcoming = 5
 	}
@@ -545,8 +554,11 @@ func (j *journey) state(now time.Time, upcoming int) State {
 		CSM: j.c.CSM, Champion: j.champion(), Paused: !j.c.PausedAt.IsZero(), PauseReason: j.c.PauseReason,
 		Ended: j.c.Ended, Scores: sc, Handoff: j.c.Handoff, Runs: j.c.Runs,
 		Milestones: j.milestoneViews(now), OpenComplaints: []ComplaintRun{}, EmailBlocked: j.c.EmailBlocked,
-		EventsCounted: j.c.Engagement.Events, ScoreHistory: j.scoreHistory(now),
+		EventsCounted: j.c.Engagement.Events, ScoreHistory: []ScorePoint{},
 		Journey: j.c.Chapter, AsOf: now.UTC(), Sending: len(j.c.Sending), Failures: j.c.Failures, Revision: j.rev,
+	}
+	if !q.Brief {
+		s.ScoreHistory = j.scoreHistory(now)
 	}
 	s.Progress = progress(s.Milestones)
 	for _, c := range j.c.Complaints {

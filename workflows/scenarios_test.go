@@ -91,8 +91,8 @@ func TestThreeYearsContinueAsNewKeepsEverything(t *testing.T) {
 
 	require.GreaterOrEqual(t, len(h.runs), 4, "terms and history length both continue-as-new")
 	for i, r := range h.runs {
-		t.Logf("run %d: days %.0f to %.0f, about %d history events", i, h.wallDay(r.start), h.wallDay(r.end), r.events)
-		assert.Less(t, r.events, 4096, "run %d (%s to %s) history", i, r.start, r.end)
+		t.Logf("run %d: days %.0f to %.0f, about %d history events", i, h.wallDay(r.Start), h.wallDay(r.End), r.Events)
+		assert.Less(t, r.Events, 4096, "run %d (%s to %s) history", i, r.Start, r.End)
 	}
 	assert.Equal(t, 3, h.final.Term)
 	assert.Equal(t, len(h.runs)-1, h.final.Runs, "every run carried the counter")
@@ -356,7 +356,7 @@ func TestEventsBySignalAreAppliedInOrder(t *testing.T) {
 		for _, ev := range []workflows.EngagementEvent{
 			{ID: "s1", Type: "login"}, {ID: "s2", Type: "teleported"}, {ID: "s1", Type: "login"}, {ID: "s3", Type: "webinar_attended"},
 		} {
-			c.env.SignalWorkflow(workflows.SignalEvent, ev)
+			c.Signal(workflows.SignalEvent, ev)
 		}
 	})
 	h.run(2)

@@ -71,22 +71,33 @@ func (j *journey) steps(now time.Time) []step {
 	return out
 }
 
+func (j *journey) businessHours() *businessHours {
+	if j.hours == nil {
+		bh := j.pb.BusinessHours
+		h := &businessHours{}
+		fmt.Sscanf(bh.Start, "%d:%d", &h.openH, &h.openM)
+		fmt.Sscanf(bh.End, "%d:%d", &h.closeH, &h.closeM)
+		for wd := time.Sunday; wd <= time.Saturday; wd++ {
+			h.weekday[wd] = slices.Contains(bh.Weekdays, strings.ToLower(wd.String()[:3]))
+		}
+		j.hours = h
+	}
+	return j.hours
+}
+
 // customerTime moves a customer email into the champion's business hours.
 // A shortened day (a demo) has no business hours.
 func (j *journey) customerTime(t time.Time) time.Time {
 	if j.in.DayLength != 24*time.Hour {
 		return t
 	}
-	bh := j.pb.BusinessHours
-	var sh, sm, eh, em int
-	fmt.Sscanf(bh.Start, "%d:%d", &sh, &sm)
-	fmt.Sscanf(bh.End, "%d:%d", &eh, &em)
+	bh := j.businessHours()
 	lt := t.In(j.loc)
 	for range 8 {
 		y, m, d := lt.Date()
-		if slices.Contains(bh.Weekdays, strings.ToLower(lt.Weekday().String()[:3])) {
-			open := time.Date(y, m, d, sh, sm, 0, 0, j.loc)
-			closing := time.Date(y, m, d, eh, em, 0, 0, j.loc)
+		if bh.weekday[lt.Weekday()] {
+			open := time.Date(y, m, d, bh.openH, bh.openM, 0, 0, j.loc)
+			closing := time.Date(y, m, d, bh.closeH, bh.closeM, 0, 0, j.loc)
 			if lt.Before(open) {
 				return open.UTC()
 			}
@@ -378,7 +389,7 @@ func (j *journey) handoverSteps(add func(step), now time.Time) {
 	key := fmt.Sprintf("reassign:%d", j.c.Reassignments)
 	add(step{key: key, kind: EntryTask, due: now, run: func(ctx workflow.Context, now time.Time) error {
 		j.c.HandoversSent = j.c.Reassignments
-		st := j.state(now, 0)
+		st := j.state(now, StateQuery{})
 		return j.notify(ctx, now, roleCSM, key, fmt.Sprintf("You are now the CSM of %s", j.in.Account.Name),
 			fmt.Sprintf("Phase %s, day %d. Health %s: %s.\nChampion: %s <%s>.", st.Phase, st.Day, st.Scores.Health,
 				strings.Join(st.Scores.Reasons, "; "), j.champion().Name, j.champion().Email), "CSM reassigned")

@@ -186,7 +186,7 @@ func TestLiveStateIsTrueWhenRead(t *testing.T) {
 	})
 	h.at(1.1, func(c *call) {
 		wake = c.state()
-		at = c.stateAt(c.env.Now().Add(7 * testDay))
+		at = c.stateAt(c.Now().Add(7 * testDay))
 		later = c.state()
 	})
 	h.run(2)
@@ -265,9 +265,9 @@ func TestEventCountsFromItsOwnTime(t *testing.T) {
 	var st workflows.State
 	h.at(0.5, func(c *call) { c.outcome("held", workflows.Outcome{Kind: workflows.OutcomeHandoffHeld}) })
 	h.at(22, func(c *call) {
-		old := workflows.EngagementEvent{ID: "old", Type: "meeting_held", Time: c.env.Now().Add(-20 * testDay)}
+		old := workflows.EngagementEvent{ID: "old", Type: "meeting_held", Time: c.Now().Add(-20 * testDay)}
 		c.update("old", workflows.UpdateEvent, old, nil)
-		future := workflows.EngagementEvent{ID: "future", Type: "login", Time: c.env.Now().Add(time.Hour)}
+		future := workflows.EngagementEvent{ID: "future", Type: "login", Time: c.Now().Add(time.Hour)}
 		c.update("future", workflows.UpdateEvent, future, nil)
 		before := workflows.EngagementEvent{ID: "before", Type: "login", Time: testStart.Add(-time.Hour)}
 		c.update("before", workflows.UpdateEvent, before, nil)

@@ -25,7 +25,7 @@ func TestHelp(t *testing.T) {
 	code, out, _ := runCLI(t, "--help")
 	assert.Equal(t, 0, code)
 	for _, cmd := range []string{"lifecycle dev", "lifecycle setup", "lifecycle worker", "lifecycle api", "lifecycle deployment promote BUILD",
-		"lifecycle playbook validate FILE", "lifecycle version"} {
+		"lifecycle playbook validate FILE", "lifecycle simulate", "lifecycle version"} {
 		assert.Contains(t, out, cmd)
 	}
 	for _, cmd := range []string{"dev", "worker", "api", "setup", "deployment"} {

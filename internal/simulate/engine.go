@@ -121,6 +121,9 @@ func (c *Call) Update(name, id string, arg any, done func(value any, rejected, e
 	}
 }
 
+// Signal sends a signal to the journey.
+func (c *Call) Signal(name string, arg any) { c.env.SignalWorkflow(name, arg) }
+
 // Decode reads an update's result into out: the environment hands over
 // the handler's value as it is, or encoded.
 func Decode(v, out any) error {
@@ -144,10 +147,10 @@ func (c *Call) Query(name string, out any, args ...any) error {
 }
 
 // State is the journey's live state as a reader whose clock says at would
-// see it (zero: the journey's clock).
-func (c *Call) State(at time.Time, upcoming int) (workflows.State, error) {
+// see it (a zero At: the journey's clock).
+func (c *Call) State(q workflows.StateQuery) (workflows.State, error) {
 	var s workflows.State
-	err := c.Query(workflows.QueryState, &s, workflows.StateQuery{At: at, Upcoming: upcoming})
+	err := c.Query(workflows.QueryState, &s, q)
 	return s, err
 }
 

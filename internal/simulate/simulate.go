@@ -205,7 +205,7 @@ func Simulate(ctx context.Context, pb *playbooks.Playbook, sc *Scenario, opts Op
 	}
 	j.Finally = func(c *Call) {
 		rec.sample(c, int(until))
-		r.Final, _ = c.State(c.Now(), 5)
+		r.Final, _ = c.State(workflows.StateQuery{At: c.Now()})
 	}
 	ending, err := j.Run(until)
 	if err != nil {
@@ -306,7 +306,7 @@ func (rec *recorder) sample(c *Call, day int) {
 	if err == nil {
 		rec.entries(tl)
 	}
-	st, err := c.State(c.Now(), workflows.MaxUpcoming)
+	st, err := c.State(workflows.StateQuery{At: c.Now(), Upcoming: workflows.MaxUpcoming, Brief: true})
 	if err != nil {
 		return
 	}
