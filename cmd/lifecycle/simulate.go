@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 
+	"go.temporal.io/sdk/worker"
+
 	"github.com/seed-a80403e2/lifecycle/internal/simulate"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 )
@@ -97,6 +99,14 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		scs = append(scs, sc)
 	}
+	// The SDK names a worker without a build id by an MD5 of its whole
+	// executable, read on first use: a third of a second for this binary,
+	// longer than most simulations. This process runs no worker.
+	id, err := buildID()
+	if err != nil {
+		id = "simulate"
+	}
+	worker.SetBinaryChecksum(id)
 	opts := simulate.Options{Until: *until}
 	if *compareFile != "" {
 		old, err := loadPlaybook(*compareFile, stderr)

@@ -65,7 +65,7 @@ func TestSimulateCommand(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "Comparing "+shorter+" (default@v2) (new) with the embedded playbook default@v1 (old)")
 	assert.Contains(t, out, "moved    handoff:escalation")
-	assert.Contains(t, out, "day 5 -> day 4 (1 days earlier)")
+	assert.Contains(t, out, "day 5 -> day 4 (1 day earlier)")
 	assert.Equal(t, 5, strings.Count(out, "the same steps on the same days"), "every scenario where the handoff was held")
 
 	code, out, _ = runCLI(t, "simulate", "--list")

@@ -128,7 +128,7 @@ func WriteComparison(w io.Writer, newName, oldName string, diffs []Diff) error {
 			if m.By < 0 {
 				dir = "earlier"
 			}
-			p.f("  moved    %-34s %-8s day %g -> day %g (%g days %s)\n", m.Step, m.Role, m.OldDay, m.Day, math.Abs(m.By), dir)
+			p.f("  moved    %-34s %-8s day %g -> day %g (%s %s)\n", m.Step, m.Role, m.OldDay, m.Day, days(math.Abs(m.By)), dir)
 		}
 		for _, a := range d.Added {
 			p.f("  added    %-34s %-8s day %g\n", a.Step, a.Role, a.Day)
@@ -159,7 +159,14 @@ func WriteComparison(w io.Writer, newName, oldName string, diffs []Diff) error {
 			spans = append(spans, fmt.Sprintf("%s %s instead of %s", when, h.New, h.Old))
 			i = j + 1
 		}
-		p.f("  health differs on %d days: %s\n", len(d.HealthDays), strings.Join(spans, "; "))
+		p.f("  health differs on %s: %s\n", days(float64(len(d.HealthDays))), strings.Join(spans, "; "))
 	}
 	return p.err
+}
+
+func days(n float64) string {
+	if n == 1 {
+		return "1 day"
+	}
+	return fmt.Sprintf("%g days", n)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -247,7 +248,7 @@ func TestCompareShorterHandoffEscalation(t *testing.T) {
 				var out bytes.Buffer
 				require.NoError(t, simulate.WriteComparison(&out, "new.yaml", "old.yaml", []simulate.Diff{d}))
 				assert.Contains(t, out.String(), "moved    handoff:escalation")
-				assert.Contains(t, out.String(), "day 5 -> day 4 (1 days earlier)")
+				assert.Contains(t, out.String(), "day 5 -> day 4 (1 day earlier)")
 			case "booked-no-show":
 				require.Len(t, d.Moved, 1)
 			default:
@@ -338,4 +339,23 @@ func TestBuiltinScenariosAllRun(t *testing.T) {
 	}
 	_, err := simulate.Builtin("nope")
 	assert.ErrorContains(t, err, "there are: engaged, silent")
+}
+
+// The scenario in the README's Simulate section parses and runs, every
+// happening accepted: the documentation shows a file that works.
+func TestReadmeScenarioRuns(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(readme), "**Scenarios.**")
+	require.True(t, ok, "README has a Scenarios paragraph")
+	_, rest, ok = strings.Cut(rest, "```yaml\n")
+	require.True(t, ok)
+	src, _, ok := strings.Cut(rest, "```")
+	require.True(t, ok)
+	sc := parse(t, src)
+	r := run(t, playbooks.Default(), sc)
+	require.Len(t, r.Happenings, 37)
+	for _, a := range r.Happenings {
+		assert.Equal(t, "accepted", a.Result, "line %d, %s: %s", a.Line, a.What, a.Error)
+	}
 }

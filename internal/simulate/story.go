@@ -33,10 +33,10 @@ func WriteStory(w io.Writer, r *Result) error {
 		order int // within a day: happenings, skips, steps, health
 		text  string
 	}
-	days := map[int][]line{}
+	byDay := map[int][]line{}
 	add := func(day float64, order int, format string, args ...any) {
 		d := int(math.Floor(day + 1e-9))
-		days[d] = append(days[d], line{order, fmt.Sprintf(format, args...)})
+		byDay[d] = append(byDay[d], line{order, fmt.Sprintf(format, args...)})
 	}
 	for _, a := range r.Happenings {
 		where := ""
@@ -96,7 +96,7 @@ func WriteStory(w io.Writer, r *Result) error {
 		add(float64(c.Day), 3, "  ~~ phase %s -> %s", c.From, c.To)
 	}
 	for d := 0; float64(d) <= r.Until; d++ {
-		lines := days[d]
+		lines := byDay[d]
 		if len(lines) == 0 {
 			continue
 		}
@@ -110,14 +110,14 @@ func WriteStory(w io.Writer, r *Result) error {
 		}
 	}
 	t := r.Totals
-	p.f("\nIn %g days: %d customer emails (%.1f a month), %d CSM tasks, %d escalations to a manager or sponsor",
-		r.Until, t.CustomerEmails, t.EmailsPerMonth, t.Tasks, t.Escalations)
+	p.f("\nIn %s: %s (%.1f a month), %s, %s to a manager or sponsor",
+		days(r.Until), plural(t.CustomerEmails, "customer email"), t.EmailsPerMonth, plural(t.Tasks, "CSM task"), plural(t.Escalations, "escalation"))
 	if t.NotSent > 0 {
-		p.f(", %d emails not sent", t.NotSent)
+		p.f(", %s not sent", plural(t.NotSent, "email"))
 	}
 	p.f(".\n")
 	if moved > 0 {
-		p.f("%d planned steps moved later by the customer's engagement (silence clocks restarting) are not listed.\n", moved)
+		p.f("%s moved by the customer's engagement or a pause (silence clocks restarting) not listed.\n", plural(moved, "planned step"))
 	}
 	if n := len(r.Days); n > 0 {
 		last := r.Days[n-1]
@@ -126,7 +126,7 @@ func WriteStory(w io.Writer, r *Result) error {
 	if r.Ended != "" {
 		p.f("The journey ended by itself (%s).\n", r.Ended)
 	}
-	p.f("History: %d run(s), about %d events (at most %d in a run).\n", t.Runs, t.HistoryEvents, t.MaxRunEvents)
+	p.f("History: %s, about %d events (at most %d in a run).\n", plural(t.Runs, "run"), t.HistoryEvents, t.MaxRunEvents)
 	return p.err
 }
 
@@ -139,4 +139,11 @@ func (p *printer) f(format string, args ...any) {
 	if p.err == nil {
 		_, p.err = fmt.Fprintf(p.w, format, args...)
 	}
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
