@@ -155,6 +155,51 @@ var migrations = []migration{
 			`CREATE INDEX dashboard_sessions_expires ON dashboard_sessions (expires_at)`,
 		},
 	},
+	{
+		version: 4,
+		name:    "published playbooks, and the one each plan's new customers start on",
+		// A published version is immutable: (playbook_id, version) is the
+		// key, yaml the text as published, sha256 its digest (a publish of
+		// the same text again is the same publish).
+		sqlite: []string{
+			`CREATE TABLE playbooks (
+				playbook_id  TEXT NOT NULL,
+				version      INTEGER NOT NULL,
+				name         TEXT NOT NULL,
+				yaml         TEXT NOT NULL,
+				sha256       TEXT NOT NULL,
+				published_by TEXT NOT NULL,
+				published_at TEXT NOT NULL,
+				PRIMARY KEY (playbook_id, version)
+			)`,
+			`CREATE TABLE plan_playbooks (
+				plan        TEXT PRIMARY KEY,
+				playbook_id TEXT NOT NULL,
+				version     INTEGER NOT NULL,
+				set_by      TEXT NOT NULL,
+				set_at      TEXT NOT NULL
+			)`,
+		},
+		postgres: []string{
+			`CREATE TABLE playbooks (
+				playbook_id  TEXT NOT NULL,
+				version      INTEGER NOT NULL,
+				name         TEXT NOT NULL,
+				yaml         TEXT NOT NULL,
+				sha256       TEXT NOT NULL,
+				published_by TEXT NOT NULL,
+				published_at TIMESTAMPTZ NOT NULL,
+				PRIMARY KEY (playbook_id, version)
+			)`,
+			`CREATE TABLE plan_playbooks (
+				plan        TEXT PRIMARY KEY,
+				playbook_id TEXT NOT NULL,
+				version     INTEGER NOT NULL,
+				set_by      TEXT NOT NULL,
+				set_at      TIMESTAMPTZ NOT NULL
+			)`,
+		},
+	},
 }
 
 var createSchemaMigrations = map[string]string{

@@ -135,7 +135,7 @@ func TestMigration2KeepsSeenEvents(t *testing.T) {
 			require.NoError(t, s.Close())
 			// Rebuild the database as version 1 left it.
 			s = openT(t, databaseURL, dataDir)
-			for _, stmt := range []string{`DROP TABLE dashboard_sessions`, `DROP TABLE deals`, `DROP TABLE webhook_events`, `DELETE FROM schema_migrations WHERE version > 1`} {
+			for _, stmt := range []string{`DROP TABLE plan_playbooks`, `DROP TABLE playbooks`, `DROP TABLE dashboard_sessions`, `DROP TABLE deals`, `DROP TABLE webhook_events`, `DELETE FROM schema_migrations WHERE version > 1`} {
 				_, err := s.db.ExecContext(ctx, stmt)
 				require.NoError(t, err)
 			}
@@ -173,7 +173,7 @@ func TestMigration2KeepsSeenEvents(t *testing.T) {
 func TestMigration3AddsSessionsOnTop(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
-		for _, stmt := range []string{`DROP TABLE dashboard_sessions`, `DELETE FROM schema_migrations WHERE version > 2`} {
+		for _, stmt := range []string{`DROP TABLE plan_playbooks`, `DROP TABLE playbooks`, `DROP TABLE dashboard_sessions`, `DELETE FROM schema_migrations WHERE version > 2`} {
 			_, err := s.db.ExecContext(ctx, stmt)
 			require.NoError(t, err)
 		}
@@ -211,4 +211,27 @@ func appliedVersions(t *testing.T, s *Store) []int {
 	}
 	require.NoError(t, rows.Err())
 	return vs
+}
+
+// TestMigration4AddsPlaybooksOnTop: a database at version 3 gets the
+// playbook tables and keeps its sessions.
+func TestMigration4AddsPlaybooksOnTop(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		for _, stmt := range []string{`DROP TABLE plan_playbooks`, `DROP TABLE playbooks`, `DELETE FROM schema_migrations WHERE version > 3`} {
+			_, err := s.db.ExecContext(ctx, stmt)
+			require.NoError(t, err)
+		}
+		require.NoError(t, s.CreateDashboardSession(ctx, "id", DashboardSession{Role: "csm", CSRF: "c", KeyFingerprint: "f", CreatedAt: at(1), ExpiresAt: at(2)}))
+		assert.Equal(t, []int{1, 2, 3}, appliedVersions(t, s))
+
+		require.NoError(t, s.migrate(ctx, migrations))
+		assert.Equal(t, allVersions(), appliedVersions(t, s))
+		_, ok, err := s.DashboardSession(ctx, "id")
+		require.NoError(t, err)
+		assert.True(t, ok, "the session is still there")
+		_, created, err := s.PublishPlaybook(ctx, PublishedPlaybook{ID: "default", Version: 2, Name: "n", YAML: "y", PublishedBy: "admin", PublishedAt: at(1)})
+		require.NoError(t, err)
+		assert.True(t, created)
+	})
 }
