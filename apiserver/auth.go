@@ -26,6 +26,7 @@ func (s *Server) auth(roles ...string) gin.HandlerFunc {
 			return
 		}
 		c.Set("role", role)
+		c.Set("who", role) // what records say did it
 		if role != config.RoleAdmin && !slices.Contains(roles, role) {
 			fail(c, http.StatusForbidden, "forbidden", "the "+role+" role cannot do this (needs "+strings.Join(roles, " or ")+")", "")
 			return

@@ -51,7 +51,11 @@ type StartRequest struct {
 	ManagerEmail string           `json:"manager_email"`
 	SponsorEmail string           `json:"sponsor_email,omitempty"`
 	DealID       string           `json:"deal_id"`
-	PlaybookYAML string           `json:"playbook_yaml,omitempty"` // a custom playbook; the default one otherwise
+	// Playbook names a published version (id@vN, GET /v1/playbooks); left
+	// out, the account's plan decides (PUT /v1/plans/{plan}/playbook), else
+	// the built-in playbook.
+	Playbook     string `json:"playbook,omitempty"`
+	PlaybookYAML string `json:"playbook_yaml,omitempty"` // an unpublished playbook: admins only
 }
 
 // StartResponse is the same for the first start (201) and repeats (200).
@@ -76,6 +80,29 @@ func (s *Server) startCustomer(c *gin.Context) {
 // ended (churned, offboarded) starts the account's next journey.
 func (s *Server) start(c *gin.Context, req StartRequest) {
 	pb := s.opts.Playbook
+	if req.Playbook != "" && req.PlaybookYAML != "" {
+		fail(c, http.StatusUnprocessableEntity, "invalid_field", "give playbook (a published version) or playbook_yaml, not both", "playbook")
+		return
+	}
+	if req.PlaybookYAML == "" {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
+		var status int
+		var err error
+		if req.Playbook != "" {
+			pb, status, err = s.loadPlaybook(ctx, req.Playbook)
+		} else {
+			pb, status, err = s.planPlaybook(ctx, req.Account.Plan)
+		}
+		cancel()
+		switch {
+		case status == http.StatusServiceUnavailable:
+			s.storeError(c, err, "playbook lookup", req.Account.ID)
+			return
+		case err != nil:
+			fail(c, status, "invalid_field", err.Error(), "playbook")
+			return
+		}
+	}
 	if req.PlaybookYAML != "" {
 		// A playbook decides what customers are sent and when: an admin's
 		// choice, not something a deal or a sales key may bring along.
