@@ -1,8 +1,11 @@
 package apiserver_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -162,4 +165,116 @@ func TestPlaybookLookupStoreDown(t *testing.T) {
 	e.c.On("ExecuteWorkflow", mock.Anything, mock.Anything, workflows.WorkflowName, mock.Anything).Return(run, nil).Once()
 	status, body = e.do("POST", "/v1/customers", salesKey, b)
 	assert.Equal(t, http.StatusCreated, status, "the built-in playbook needs no store: %v", body)
+}
+
+func TestSimulateRoute(t *testing.T) {
+	e := newMockEnv(t, nil)
+	for _, key := range []string{salesKey, integKey} {
+		status, _ := e.do("POST", "/v1/playbooks/simulate", key, map[string]any{"scenarios": []string{"silent"}})
+		assert.Equal(t, http.StatusForbidden, status)
+	}
+	var res struct {
+		Playbook string `json:"playbook"`
+		Results  []struct {
+			Scenario string  `json:"scenario"`
+			Until    float64 `json:"until"`
+			Steps    []struct {
+				Step, Role, Cause string
+				Day               float64
+			} `json:"steps"`
+		} `json:"results"`
+	}
+	status, _ := doInto(t, e, "POST", "/v1/playbooks/simulate", csmKey, map[string]any{"scenarios": []string{"silent"}, "until": 30}, &res)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "default@v1", res.Playbook)
+	require.Len(t, res.Results, 1)
+	assert.Equal(t, 30.0, res.Results[0].Until)
+	found := false
+	for _, s := range res.Results[0].Steps {
+		if s.Step == "handoff:escalation" {
+			found = true
+			assert.Equal(t, 5.0, s.Day)
+			assert.Equal(t, "manager", s.Role)
+			assert.Equal(t, "handoff call not held by day 5", s.Cause)
+		}
+	}
+	assert.True(t, found)
+
+	// Compare an unpublished playbook with the built-in one, on a scenario of one's own.
+	var diff struct {
+		Playbook, Old string
+		Scenarios     []struct {
+			Scenario string `json:"scenario"`
+			Moved    []struct {
+				Step   string
+				Day    float64
+				OldDay float64 `json:"old_day"`
+			} `json:"moved"`
+			Added   []any `json:"added"`
+			Removed []any `json:"removed"`
+		} `json:"scenarios"`
+	}
+	status, _ = doInto(t, e, "POST", "/v1/playbooks/simulate", csmKey, map[string]any{
+		"playbook_yaml": v2YAML(), "compare": "default@v1", "scenarios": []string{"silent", "engaged"},
+		"scenario_yaml": []string{"name: mine\nuntil: 20\nhappens:\n  - {day: 2, event: login}\n"},
+	}, &diff)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "default@v2", diff.Playbook)
+	assert.Equal(t, "default@v1", diff.Old)
+	require.Len(t, diff.Scenarios, 3)
+	require.Len(t, diff.Scenarios[0].Moved, 1)
+	assert.Equal(t, "handoff:escalation", diff.Scenarios[0].Moved[0].Step)
+	assert.Equal(t, 4.0, diff.Scenarios[0].Moved[0].Day)
+	assert.Empty(t, diff.Scenarios[1].Moved, "engaged holds the handoff")
+	assert.Equal(t, "mine", diff.Scenarios[2].Scenario)
+	require.Len(t, diff.Scenarios[2].Moved, 1, "the customer who only logs in is escalated a day sooner")
+
+	// Mistakes and bounds.
+	status, body := e.do("POST", "/v1/playbooks/simulate", csmKey, map[string]any{"scenario_yaml": []string{"name: x\nhappens:\n  - {day: 1, evnt: login}\n"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, status)
+	assert.Equal(t, "invalid_scenario", errCode(body))
+	assert.Equal(t, "scenario_yaml[0]", errField(body))
+	assert.Equal(t, float64(3), body["problems"].([]any)[0].(map[string]any)["line"])
+	status, body = e.do("POST", "/v1/playbooks/simulate", csmKey, map[string]any{"scenario_yaml": []string{"name: x\nhappens:\n  - {day: 1, event: logn}\n"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, status)
+	assert.Contains(t, body["error"].(map[string]any)["message"], `line 3: happens[0].event: the playbook default@v1 has no event type "logn"`)
+	status, body = e.do("POST", "/v1/playbooks/simulate", csmKey, map[string]any{"playbook_yaml": strings.Replace(v2YAML(), "    due_day: 10", "    due_day: 120", 1)})
+	assert.Equal(t, http.StatusUnprocessableEntity, status)
+	assert.Equal(t, "playbook_yaml", errField(body))
+	assert.NotEmpty(t, body["problems"])
+	status, body = e.do("POST", "/v1/playbooks/simulate", csmKey, map[string]any{"scenarios": []string{"nope"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, status)
+	assert.Contains(t, body["error"].(map[string]any)["message"], `no built-in scenario "nope"`)
+	status, body = e.do("POST", "/v1/playbooks/simulate", csmKey, map[string]any{"scenarios": []string{"silent"}, "until": 1159})
+	assert.Equal(t, http.StatusUnprocessableEntity, status)
+	assert.Equal(t, "until", errField(body))
+	eleven := make([]string, 11)
+	for i := range eleven {
+		eleven[i] = "silent"
+	}
+	status, body = e.do("POST", "/v1/playbooks/simulate", csmKey, map[string]any{"scenarios": eleven})
+	assert.Equal(t, http.StatusUnprocessableEntity, status)
+	assert.Contains(t, body["error"].(map[string]any)["message"], "at most 10")
+	status, _ = e.do("POST", "/v1/playbooks/simulate", csmKey, map[string]any{"playbook": "default@v9"})
+	assert.Equal(t, http.StatusUnprocessableEntity, status)
+}
+
+// doInto sends a JSON request and decodes the answer into out.
+func doInto(t *testing.T, e *mockEnv, method, path, key string, body, out any) (int, []byte) {
+	t.Helper()
+	data, err := json.Marshal(body)
+	require.NoError(t, err)
+	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(data))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	if resp.StatusCode == http.StatusOK {
+		require.NoError(t, json.Unmarshal(raw, out), string(raw))
+	}
+	return resp.StatusCode, raw
 }

@@ -149,6 +149,7 @@ func (s *Server) routes() {
 	v1.POST("/playbooks", s.auth(config.RoleAdmin), s.publishPlaybook)
 	v1.GET("/playbooks", s.auth(config.RoleCSM), s.listPlaybooks)
 	v1.GET("/playbooks/:ref", s.auth(config.RoleCSM), s.getPlaybook)
+	v1.POST("/playbooks/simulate", s.auth(config.RoleCSM), s.simulate)
 	v1.PUT("/plans/:plan/playbook", s.auth(config.RoleAdmin), s.setPlanPlaybook)
 	v1.GET("/suppressions", s.auth(config.RoleAdmin), s.getSuppression)
 	v1.DELETE("/suppressions/:email", s.auth(config.RoleAdmin), s.liftSuppression)

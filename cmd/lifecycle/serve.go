@@ -253,6 +253,7 @@ func apiCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := a.cfg.RequireAPI(); err != nil {
 		return err
 	}
+	nameSimulations() // POST /v1/playbooks/simulate
 	ln, err := a.listen()
 	if err != nil {
 		return err

@@ -99,14 +99,7 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		scs = append(scs, sc)
 	}
-	// The SDK names a worker without a build id by an MD5 of its whole
-	// executable, read on first use: a third of a second for this binary,
-	// longer than most simulations. This process runs no worker.
-	id, err := buildID()
-	if err != nil {
-		id = "simulate"
-	}
-	worker.SetBinaryChecksum(id)
+	nameSimulations()
 	opts := simulate.Options{Until: *until}
 	if *compareFile != "" {
 		old, err := loadPlaybook(*compareFile, stderr)
@@ -232,4 +225,16 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// nameSimulations spares a process that runs no worker (simulate, api)
+// the SDK's naming of the simulation environment's worker: without a build
+// id it is an MD5 of the whole executable, read on first use, a third of a
+// second for this binary and longer than most simulations.
+func nameSimulations() {
+	id, err := buildID()
+	if err != nil {
+		id = "lifecycle"
+	}
+	worker.SetBinaryChecksum(id)
 }

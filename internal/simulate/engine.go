@@ -11,6 +11,7 @@ package simulate
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,6 +49,9 @@ type Journey struct {
 	// Finally, when set, runs at the until day before the journey is
 	// stopped (a journey that ends by itself does not get there).
 	Finally func(c *Call)
+	// Context, when set, stops the run at the next scripted call once it
+	// is done (a deadline, a client gone); Run then returns its error.
+	Context context.Context
 
 	script []*scripted
 	// Runs are the journey's runs (one per continue-as-new), filled by Run.
@@ -224,7 +228,15 @@ func (j *Journey) Run(until float64) (Ending, error) {
 				return
 			}
 			s := pending[i]
-			env.RegisterDelayedCallback(func() { s.done = true; s.fn(c); next(i + 1) }, max(0, s.at-env.Now().Sub(j.Start)))
+			env.RegisterDelayedCallback(func() {
+				if j.Context != nil && j.Context.Err() != nil {
+					env.CancelWorkflow()
+					return
+				}
+				s.done = true
+				s.fn(c)
+				next(i + 1)
+			}, max(0, s.at-env.Now().Sub(j.Start)))
 		}
 		next(0)
 		env.RegisterDelayedCallback(func() {
@@ -234,6 +246,9 @@ func (j *Journey) Run(until float64) (Ending, error) {
 			env.CancelWorkflow()
 		}, max(0, untilD-elapsed))
 		env.ExecuteWorkflow(workflows.CustomerLifecycle, in)
+		if j.Context != nil && j.Context.Err() != nil {
+			return Ending{At: env.Now()}, j.Context.Err()
+		}
 		end := env.Now()
 		j.Runs[len(j.Runs)-1].End = end
 		err := env.GetWorkflowError()

@@ -152,7 +152,7 @@ func Simulate(ctx context.Context, pb *playbooks.Playbook, sc *Scenario, opts Op
 		Start: start, Until: until, Steps: []Step{}, Happenings: []Applied{}, Skipped: []Skip{},
 	}
 	box := NewOutbox()
-	j := &Journey{In: in, Start: start, Mailer: box, Templates: opts.Templates, CountHistory: true}
+	j := &Journey{In: in, Start: start, Mailer: box, Templates: opts.Templates, CountHistory: true, Context: ctx}
 	rec := &recorder{r: r, j: j, pending: map[string]workflows.Upcoming{}, ran: map[string]bool{}, dropped: map[string]int{}}
 	complaintIDs := map[string]string{}
 	champion := in.Champion.Email
@@ -172,9 +172,6 @@ func Simulate(ctx context.Context, pb *playbooks.Playbook, sc *Scenario, opts Op
 			n++
 			h, d, id := h, d, fmt.Sprintf("sim-%d-%d", i, n)
 			j.At(d, func(c *Call) {
-				if ctx.Err() != nil {
-					return
-				}
 				k := len(r.Happenings)
 				r.Happenings = append(r.Happenings, Applied{Day: round2(d), Line: h.line, What: h.What(), Result: "sent"})
 				rec.since = append(rec.since, k)

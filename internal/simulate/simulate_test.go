@@ -359,3 +359,10 @@ func TestReadmeScenarioRuns(t *testing.T) {
 		assert.Equal(t, "accepted", a.Result, "line %d, %s: %s", a.Line, a.What, a.Error)
 	}
 }
+
+func TestADeadlineStopsASimulation(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := simulate.Simulate(ctx, playbooks.Default(), builtin(t, "three-years"), simulate.Options{})
+	assert.ErrorIs(t, err, context.Canceled)
+}
