@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/seed-a80403e2/lifecycle/internal/simulate"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
@@ -88,4 +90,54 @@ func TestPublishedPlaybooksOnARealServer(t *testing.T) {
 		assert.Equal(t, want.ref, e.state(t, id).Playbook, id)
 		assert.Equal(t, want.day, int(escalatedOn(id)), "%s escalates on its own playbook's day", id)
 	}
+}
+
+// TestRecordedCustomerUnderAChangedPlaybook: a customer's journey on a real
+// server, read back through the API and replayed under a playbook whose
+// handoff escalation comes a day sooner: the replay shows that escalation
+// moved, and nothing else.
+func TestRecordedCustomerUnderAChangedPlaybook(t *testing.T) {
+	e := newTrustEnv(t, playbooks.Default(), 2*time.Second, nil)
+	e.start(t, "replay-co", "deal-replay")
+	time.Sleep(2500 * time.Millisecond) // day 1
+	status, err := e.admin.do(http.MethodPost, "/v1/customers/replay-co/events", map[string]any{"id": "login-1", "type": "login"}, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, status)
+	var tl workflows.Timeline
+	waitFor(t, "the handoff escalation", 30*time.Second, func() bool {
+		_, err := e.csm.do(http.MethodGet, "/v1/customers/replay-co/timeline", nil, &tl)
+		require.NoError(t, err)
+		for _, en := range tl.Entries {
+			if en.Step == "handoff:escalation" {
+				return true
+			}
+		}
+		return false
+	})
+	st := e.state(t, "replay-co")
+	rec, err := simulate.FromJourney(st, tl)
+	require.NoError(t, err)
+	require.Len(t, rec.Scenario.Happens, 1)
+	assert.Equal(t, "login", rec.Scenario.Happens[0].Event)
+
+	v2 := playbooks.Default().Clone()
+	v2.Version, v2.Handoff.EscalateAfterDays = 2, 4
+	rec.Fit(v2)
+	r, err := simulate.Simulate(context.Background(), v2, rec.Scenario, simulate.Options{})
+	require.NoError(t, err)
+	d := simulate.CompareWithin(r, rec.Actual, 0.75)
+	assert.Empty(t, d.Added, "%+v", d)
+	assert.Empty(t, d.Removed, "%+v", d)
+	require.Len(t, d.Moved, 1, "%+v", d)
+	assert.Equal(t, "handoff:escalation", d.Moved[0].Step)
+	assert.Equal(t, 4.0, d.Moved[0].Day)
+	assert.GreaterOrEqual(t, d.Moved[0].OldDay, 5.0)
+
+	// Under its own playbook the replay does what the server did.
+	same, err := simulate.Simulate(context.Background(), playbooks.Default(), rec.Scenario, simulate.Options{})
+	require.NoError(t, err)
+	d = simulate.CompareWithin(same, rec.Actual, 0.75)
+	assert.Empty(t, d.Moved, "%+v", d)
+	assert.Empty(t, d.Added)
+	assert.Empty(t, d.Removed)
 }

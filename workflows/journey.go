@@ -556,6 +556,7 @@ func (j *journey) state(now time.Time, q StateQuery) State {
 		Milestones: j.milestoneViews(now), OpenComplaints: []ComplaintRun{}, EmailBlocked: j.c.EmailBlocked,
 		EventsCounted: j.c.Engagement.Events, ScoreHistory: []ScorePoint{},
 		Journey: j.c.Chapter, AsOf: now.UTC(), Sending: len(j.c.Sending), Failures: j.c.Failures, Revision: j.rev,
+		Started: j.c.Start.UTC(), DayLength: j.in.DayLength,
 	}
 	if !q.Brief {
 		s.ScoreHistory = j.scoreHistory(now)

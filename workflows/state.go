@@ -243,6 +243,10 @@ type State struct {
 	Sending  int `json:"sending"`
 	Failures int `json:"failures"`
 	Revision int `json:"revision"`
+	// Started is the journey's day 0 (this journey's, for a returning
+	// customer); DayLength the length of its days.
+	Started   time.Time     `json:"started"`
+	DayLength time.Duration `json:"day_length"`
 }
 
 // Scores are the four numbers the product explains.

@@ -12,6 +12,7 @@ import (
 
 	"go.temporal.io/sdk/worker"
 
+	"github.com/seed-a80403e2/lifecycle/internal/config"
 	"github.com/seed-a80403e2/lifecycle/internal/simulate"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 )
@@ -27,6 +28,8 @@ reasons, and what was not sent and why.
   lifecycle simulate --scenario silent
   lifecycle simulate --playbook mine.yaml --scenario my-customer.yaml --json
   lifecycle simulate --playbook new.yaml --compare old.yaml   (every built-in scenario)
+  lifecycle simulate --customer acme --playbook new.yaml    (what new.yaml would have done for
+                                                            acme, next to what happened; LIFECYCLE_API_URL, LIFECYCLE_API_KEY)
   lifecycle simulate --list
   lifecycle simulate --show engaged > my-customer.yaml        (a starting point)
 
@@ -49,6 +52,8 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.Var(&scenarios, "scenario", "a scenario `FILE or NAME` (repeat or comma-separate for several; with --compare, default: every built-in one)")
 	asJSON := fs.Bool("json", false, "print the result as JSON instead of the story")
 	until := fs.Float64("until", 0, "simulate to this journey `DAY` (default: the scenario's, else 30 days past the first renewal)")
+	customer := fs.String("customer", "", "replay this customer's recorded events, outcomes and complaints (from a running API) under --playbook, next to what actually happened")
+	settings := config.Register(fs, config.CmdSimulate)
 	list := fs.Bool("list", false, "list the built-in scenarios")
 	show := fs.String("show", "", "print the built-in scenario `NAME` as YAML")
 	if err := fs.Parse(args); err != nil {
@@ -83,6 +88,17 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	nameSimulations()
+	if *customer != "" {
+		if len(scenarios) > 0 || *compareFile != "" {
+			return fmt.Errorf("--customer replays the customer's own story: leave out --scenario and --compare")
+		}
+		cfg, err := config.Load(settings, config.CmdSimulate)
+		if err != nil {
+			return err
+		}
+		return replayCustomer(ctx, cfg.Client, *customer, pb, *playbookFile, *until, *asJSON, stdout)
+	}
 	if len(scenarios) == 0 {
 		if *compareFile == "" {
 			fs.Usage()
@@ -99,7 +115,6 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		scs = append(scs, sc)
 	}
-	nameSimulations()
 	opts := simulate.Options{Until: *until}
 	if *compareFile != "" {
 		old, err := loadPlaybook(*compareFile, stderr)

@@ -1,16 +1,22 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/seed-a80403e2/lifecycle/internal/simulate"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
+	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
 func TestSimulateCommand(t *testing.T) {
@@ -83,4 +89,77 @@ func TestSimulateCommand(t *testing.T) {
 	code, _, errOut = runCLI(t, "simulate", "--scenario", "silent", "--until", "5000")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "--until")
+}
+
+// simulate --customer against a loopback API that answers the state and
+// timeline of a recorded journey (a simulation's), checking the key.
+func TestSimulateCustomer(t *testing.T) {
+	sc, err := simulate.Builtin("booked-no-show")
+	require.NoError(t, err)
+	ran, err := simulate.Simulate(context.Background(), playbooks.Default(), sc, simulate.Options{Until: 30})
+	require.NoError(t, err)
+	st := ran.Final
+	st.AsOf = ran.Start.Add(30 * 24 * time.Hour)
+	tl := workflows.Timeline{CustomerID: st.CustomerID}
+	for _, s := range ran.Steps {
+		tl.Entries = append(tl.Entries, workflows.Entry{At: s.At, Day: s.JourneyDay, Kind: s.Kind, Step: s.Step, Summary: s.Summary, Cause: s.Cause, To: s.To})
+	}
+	const key = "csm-key-for-the-replay-test-0123"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+key {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error": {"code": "unauthorized", "message": "unknown API key"}}`))
+			return
+		}
+		switch r.URL.Path {
+		case "/v1/customers/" + st.CustomerID:
+			_ = json.NewEncoder(w).Encode(st)
+		case "/v1/customers/" + st.CustomerID + "/timeline":
+			_ = json.NewEncoder(w).Encode(tl)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"error": {"code": "not_found", "message": "no customer"}}`))
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	shorter := filepath.Join(dir, "shorter.yaml")
+	src := strings.Replace(string(playbooks.DefaultYAML()), "escalate_after_days: 5", "escalate_after_days: 4", 1)
+	require.NoError(t, os.WriteFile(shorter, []byte(strings.Replace(src, "version: 1", "version: 2", 1)), 0o644))
+
+	code, out, errOut := runCLI(t, "simulate", "--customer", st.CustomerID, "--playbook", shorter, "--api-url", srv.URL, "--api-key", key)
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "Hooli: 6 recorded happenings over 30 days")
+	assert.Contains(t, out, "with what happened (default@v1) (old)")
+	assert.Contains(t, out, "moved    handoff:booked-escalation")
+	assert.Contains(t, out, "day 5 -> day 4")
+
+	code, out, errOut = runCLI(t, "simulate", "--customer", st.CustomerID, "--api-url", srv.URL, "--api-key", key, "--json")
+	require.Equal(t, 0, code, errOut)
+	var got struct {
+		Diff struct {
+			Moved []any `json:"moved"`
+		} `json:"diff"`
+		ActualPlaybook string `json:"actual_playbook"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	assert.Empty(t, got.Diff.Moved, "under its own playbook the replay does what happened")
+	assert.Equal(t, "default@v1", got.ActualPlaybook)
+
+	code, _, errOut = runCLI(t, "simulate", "--customer", st.CustomerID, "--api-url", srv.URL, "--api-key", "wrong-key-0123456789abcdef")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "401 Unauthorized: unknown API key")
+	code, _, errOut = runCLI(t, "simulate", "--customer", "nobody", "--api-url", srv.URL, "--api-key", key)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "no customer")
+	t.Setenv("LIFECYCLE_API_KEY", "")
+	code, _, errOut = runCLI(t, "simulate", "--customer", st.CustomerID, "--api-url", srv.URL)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "set LIFECYCLE_API_KEY")
+	code, _, errOut = runCLI(t, "simulate", "--customer", st.CustomerID, "--api-url", "ftp://x", "--api-key", key)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "not an http(s) URL")
+	code, _, errOut = runCLI(t, "simulate", "--customer", st.CustomerID, "--scenario", "silent", "--api-key", key)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "leave out --scenario")
 }

@@ -46,6 +46,14 @@ type Config struct {
 	LogFormat     string
 	GeneratedKeys bool // dev made the API keys up because none were set
 	Worker        Worker
+	Client        Client
+}
+
+// Client is how a command that talks to a running API (simulate
+// --customer) reaches it.
+type Client struct {
+	APIURL string
+	APIKey string
 }
 
 // Worker is what only the worker command reads.
@@ -82,6 +90,7 @@ const (
 	CmdAPI        = "api"
 	CmdSetup      = "setup"
 	CmdDeployment = "deployment"
+	CmdSimulate   = "simulate"
 )
 
 // Setting documents one setting; README's table lists the same.
@@ -129,6 +138,8 @@ var Settings = []Setting{
 	{"LIFECYCLE_WORKER_VERSIONING", "worker-versioning", "on", "on: the worker joins a Worker Deployment and journeys are pinned to the build that runs them until their next continue-as-new; off: unversioned (one build at a time)", worker},
 	{"LIFECYCLE_DEPLOYMENT_NAME", "deployment-name", "lifecycle", "Worker Deployment name the workers join", []string{CmdWorker, CmdDeployment}},
 	{"LIFECYCLE_BUILD_ID", "build-id", "<version>", "this build's id in the Worker Deployment; defaults to the version stamped at build time, else the VCS revision", worker},
+	{"LIFECYCLE_API_URL", "api-url", "http://127.0.0.1:8080", "the API that `simulate --customer` reads the customer from", []string{CmdSimulate}},
+	{"LIFECYCLE_API_KEY", "api-key", "", "an API key (csm or admin) for `simulate --customer`", []string{CmdSimulate}},
 	{"LOG_LEVEL", "log-level", "info", "debug, info, warn or error", temporal},
 	{"LOG_FORMAT", "log-format", "console", "json or console", temporal},
 }
@@ -199,6 +210,7 @@ func Load(flags map[string]*string, cmd string) (*Config, error) {
 			HTTPAddr: get("LIFECYCLE_WORKER_HTTP_ADDR"), DeploymentName: get("LIFECYCLE_DEPLOYMENT_NAME"),
 			BuildID: get("LIFECYCLE_BUILD_ID"),
 		},
+		Client: Client{APIURL: get("LIFECYCLE_API_URL"), APIKey: get("LIFECYCLE_API_KEY")},
 	}
 	switch v := strings.ToLower(get("LIFECYCLE_WORKER_VERSIONING")); v {
 	case "on", "true", "1":

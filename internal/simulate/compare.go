@@ -55,7 +55,12 @@ type HealthDiff struct {
 
 // Compare diffs what the new playbook did with what the old one did in the
 // same scenario.
-func Compare(newer, older *Result) Diff {
+func Compare(newer, older *Result) Diff { return CompareWithin(newer, older, 0.01) }
+
+// CompareWithin is Compare where a step counts as moved only when its days
+// differ by tolerance or more: a journey that ran on a server (its timers a
+// little late) against a simulation.
+func CompareWithin(newer, older *Result, tolerance float64) Diff {
 	d := Diff{Scenario: newer.Scenario, New: newer.Totals, Old: older.Totals, NewCurve: newer.Days, OldCurve: older.Days,
 		Added: []StepAt{}, Removed: []StepAt{}, Moved: []StepMoved{}, HealthDays: []HealthDiff{}}
 	index := func(r *Result) (map[string][]StepAt, []string) {
@@ -81,7 +86,7 @@ func Compare(newer, older *Result) Diff {
 			switch {
 			case i >= len(os):
 				d.Added = append(d.Added, s)
-			case math.Abs(s.Day-os[i].Day) >= 0.01:
+			case math.Abs(s.Day-os[i].Day) >= tolerance:
 				d.Moved = append(d.Moved, StepMoved{StepAt: s, OldDay: os[i].Day, By: round2(s.Day - os[i].Day)})
 			}
 		}
@@ -109,7 +114,7 @@ func Compare(newer, older *Result) Diff {
 		old[day.Day] = day.Health
 	}
 	for _, day := range newer.Days {
-		if o, ok := old[day.Day]; ok && o != day.Health {
+		if o, ok := old[day.Day]; ok && o != "" && day.Health != "" && o != day.Health {
 			d.HealthDays = append(d.HealthDays, HealthDiff{Day: day.Day, New: day.Health, Old: o})
 		}
 	}

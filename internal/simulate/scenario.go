@@ -435,8 +435,8 @@ func (sc *Scenario) dayLength() (time.Duration, error) {
 		return 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(sc.DayLength)
-	if err != nil || d < time.Minute || d > 24*time.Hour {
-		return 0, fmt.Errorf("%q: a duration from 1m to 24h", sc.DayLength)
+	if err != nil || d < 100*time.Millisecond || d > 24*time.Hour {
+		return 0, fmt.Errorf("%q: a duration from 100ms to 24h", sc.DayLength)
 	}
 	return d, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -365,4 +366,55 @@ func TestADeadlineStopsASimulation(t *testing.T) {
 	cancel()
 	_, err := simulate.Simulate(ctx, playbooks.Default(), builtin(t, "three-years"), simulate.Options{})
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// timelineOf is a result's steps as the journey's timeline query answers them.
+func timelineOf(r *simulate.Result) workflows.Timeline {
+	tl := workflows.Timeline{CustomerID: r.Final.CustomerID}
+	for _, s := range r.Steps {
+		tl.Entries = append(tl.Entries, workflows.Entry{At: s.At, Day: s.JourneyDay, Kind: s.Kind, Step: s.Step, Summary: s.Summary, Cause: s.Cause, To: s.To})
+	}
+	return tl
+}
+
+// A journey read back and replayed under its own playbook does again what
+// it did: the recorded happenings are the scenario's.
+func TestRecordedJourneyReplaysAsItRan(t *testing.T) {
+	for _, name := range []string{"complainer", "booked-no-show", "churn-risk"} {
+		t.Run(name, func(t *testing.T) {
+			sc := builtin(t, name)
+			sc.Until = 100
+			ran := run(t, playbooks.Default(), sc)
+			st := ran.Final
+			st.AsOf = ran.Start.Add(100 * 24 * time.Hour)
+			rec, err := simulate.FromJourney(st, timelineOf(ran))
+			require.NoError(t, err)
+			rec.Fit(playbooks.Default())
+			accepted := 0
+			for _, a := range ran.Happenings {
+				if a.Result == "accepted" {
+					accepted++
+				}
+			}
+			assert.Len(t, rec.Scenario.Happens, accepted, "every accepted happening is read back: %v", rec.Notes)
+			again := run(t, playbooks.Default(), rec.Scenario)
+			d := simulate.Compare(again, rec.Actual)
+			assert.Empty(t, d.Added)
+			assert.Empty(t, d.Removed)
+			assert.Empty(t, d.Moved)
+
+			// Under a shorter handoff escalation the replay shows what would differ.
+			v2 := playbooks.Default().Clone()
+			v2.Version, v2.Handoff.EscalateAfterDays = 2, 4
+			d = simulate.Compare(run(t, v2, rec.Scenario), rec.Actual)
+			if name == "booked-no-show" {
+				require.Len(t, d.Moved, 1)
+				assert.Equal(t, "handoff:booked-escalation", d.Moved[0].Step)
+			} else {
+				assert.Empty(t, d.Moved)
+			}
+		})
+	}
+	_, err := simulate.FromJourney(workflows.State{CustomerID: "old"}, workflows.Timeline{})
+	assert.ErrorContains(t, err, "cannot be replayed")
 }
