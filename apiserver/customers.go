@@ -86,20 +86,16 @@ func (s *Server) start(c *gin.Context, req StartRequest) {
 	}
 	if req.PlaybookYAML == "" {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
-		var status int
-		var err error
-		if req.Playbook != "" {
-			pb, status, err = s.loadPlaybook(ctx, req.Playbook)
-		} else {
-			pb, status, err = s.planPlaybook(ctx, req.Account.Plan)
-		}
+		k := s.catalogue()
+		var ok bool
+		pb, ok = s.lookup(c, func() (*playbooks.Playbook, error) {
+			if req.Playbook != "" {
+				return k.Load(ctx, req.Playbook)
+			}
+			return k.ForPlan(ctx, req.Account.Plan)
+		}, "playbook", req.Account.ID)
 		cancel()
-		switch {
-		case status == http.StatusServiceUnavailable:
-			s.storeError(c, err, "playbook lookup", req.Account.ID)
-			return
-		case err != nil:
-			fail(c, status, "invalid_field", err.Error(), "playbook")
+		if !ok {
 			return
 		}
 	}

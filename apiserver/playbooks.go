@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -78,6 +79,134 @@ func parseRef(ref string) (id string, version int, ok bool) {
 	return m[1], v, err == nil
 }
 
+// Catalogue is the playbooks customers can start on: the built-in one
+// and the versions published in the store (nil: only the built-in one).
+// The API and the dashboard both read and publish through it.
+type Catalogue struct {
+	Store   PlaybookStore
+	BuiltIn *playbooks.Playbook
+	Now     func() time.Time
+}
+
+// Errors of the catalogue; store errors come as they are.
+var (
+	ErrNoSuchPlaybook = errors.New("no such playbook")
+	ErrBuiltIn        = errors.New("the built-in playbook")
+	ErrNoStore        = errors.New("no store: published playbooks are off")
+)
+
+// Publish validates yaml and keeps it as a version (created false: the
+// same text was published before). A refused playbook is a
+// *playbooks.InvalidError; a version taken, store.ErrVersionTaken.
+func (k Catalogue) Publish(ctx context.Context, yaml, who string) (store.PublishedPlaybook, bool, error) {
+	pb, err := playbooks.Parse([]byte(yaml))
+	if err != nil {
+		return store.PublishedPlaybook{}, false, err
+	}
+	if pb.Ref() == k.BuiltIn.Ref() {
+		return store.PublishedPlaybook{}, false, fmt.Errorf("%s is %w; publish it under a new version", pb.Ref(), ErrBuiltIn)
+	}
+	if k.Store == nil {
+		return store.PublishedPlaybook{}, false, ErrNoStore
+	}
+	return k.Store.PublishPlaybook(ctx, store.PublishedPlaybook{
+		ID: pb.ID, Version: pb.Version, Name: pb.Name, YAML: yaml, PublishedBy: who, PublishedAt: k.Now(),
+	})
+}
+
+// Load finds a playbook by reference (id@vN): the built-in one or a
+// published version; ErrNoSuchPlaybook (wrapped, with why) when neither.
+func (k Catalogue) Load(ctx context.Context, ref string) (*playbooks.Playbook, error) {
+	if ref == k.BuiltIn.Ref() {
+		return k.BuiltIn, nil
+	}
+	p, err := k.Published(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	pb, err := playbooks.Parse([]byte(p.YAML))
+	if err != nil {
+		// Published versions were valid when published; a rule added
+		// since may refuse one. Say so instead of starting on another.
+		return nil, fmt.Errorf("%w: published playbook %s no longer validates: %v", ErrNoSuchPlaybook, ref, err)
+	}
+	return pb, nil
+}
+
+// Published reads a published version with its text.
+func (k Catalogue) Published(ctx context.Context, ref string) (store.PublishedPlaybook, error) {
+	id, version, ok := parseRef(ref)
+	switch {
+	case !ok:
+		return store.PublishedPlaybook{}, fmt.Errorf("%w: %q is not a playbook reference (id@vN, e.g. default@v2)", ErrNoSuchPlaybook, ref)
+	case k.Store == nil:
+		return store.PublishedPlaybook{}, fmt.Errorf("%w: no published playbook %s: this server has no store", ErrNoSuchPlaybook, ref)
+	}
+	p, found, err := k.Store.PublishedPlaybook(ctx, id, version)
+	if err != nil {
+		return store.PublishedPlaybook{}, err
+	}
+	if !found {
+		return store.PublishedPlaybook{}, fmt.Errorf("%w: no published playbook %s (GET /v1/playbooks lists them)", ErrNoSuchPlaybook, ref)
+	}
+	return p, nil
+}
+
+// ForPlan is the playbook a new customer of plan starts on when the start
+// names none: the plan's version, else the built-in one.
+func (k Catalogue) ForPlan(ctx context.Context, plan string) (*playbooks.Playbook, error) {
+	if k.Store == nil || plan == "" {
+		return k.BuiltIn, nil
+	}
+	p, found, err := k.Store.PlanPlaybookFor(ctx, plan)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return k.BuiltIn, nil
+	}
+	return k.Load(ctx, fmt.Sprintf("%s@v%d", p.PlaybookID, p.Version))
+}
+
+// List is every version, the built-in one first, with the plans on each.
+func (k Catalogue) List(ctx context.Context) (PlaybookList, error) {
+	builtIn := PlaybookInfo{Ref: k.BuiltIn.Ref(), ID: k.BuiltIn.ID, Version: k.BuiltIn.Version, Name: k.BuiltIn.Name, BuiltIn: true, Plans: []string{}}
+	out := PlaybookList{Playbooks: []PlaybookInfo{builtIn}, Plans: map[string]string{}}
+	if k.Store == nil {
+		return out, nil
+	}
+	published, err := k.Store.PublishedPlaybooks(ctx)
+	if err != nil {
+		return PlaybookList{}, err
+	}
+	plans, err := k.Store.PlanPlaybooks(ctx)
+	if err != nil {
+		return PlaybookList{}, err
+	}
+	byRef := map[string][]string{}
+	for _, p := range plans {
+		ref := fmt.Sprintf("%s@v%d", p.PlaybookID, p.Version)
+		out.Plans[p.Plan] = ref
+		byRef[ref] = append(byRef[ref], p.Plan)
+	}
+	for _, p := range published {
+		out.Playbooks = append(out.Playbooks, publishedInfo(p, byRef[fmt.Sprintf("%s@v%d", p.ID, p.Version)]))
+	}
+	if plans := byRef[builtIn.Ref]; plans != nil {
+		out.Playbooks[0].Plans = plans
+	}
+	return out, nil
+}
+
+// catalogue is the server's.
+func (s *Server) catalogue() Catalogue {
+	ps, _ := s.opts.Store.(PlaybookStore)
+	if s.opts.Store == nil {
+		ps = nil
+	}
+	return Catalogue{Store: ps, BuiltIn: s.opts.Playbook, Now: s.opts.Now}
+}
+
 func (s *Server) playbookStore(c *gin.Context) (PlaybookStore, bool) {
 	ps, ok := s.opts.Store.(PlaybookStore)
 	if s.opts.Store == nil || !ok {
@@ -87,45 +216,30 @@ func (s *Server) playbookStore(c *gin.Context) (PlaybookStore, bool) {
 	return ps, true
 }
 
-func (s *Server) builtIn() PlaybookInfo {
-	pb := s.opts.Playbook
-	return PlaybookInfo{Ref: pb.Ref(), ID: pb.ID, Version: pb.Version, Name: pb.Name, BuiltIn: true, Plans: []string{}}
-}
-
 func (s *Server) publishPlaybook(c *gin.Context) {
 	var req PublishRequest
 	if !decode(c, &req) {
 		return
 	}
-	ps, ok := s.playbookStore(c)
-	if !ok {
+	if _, ok := s.playbookStore(c); !ok {
 		return
 	}
-	pb, err := playbooks.Parse([]byte(req.YAML))
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
+	defer cancel()
+	got, created, err := s.catalogue().Publish(ctx, req.YAML, c.GetString("who"))
 	var bad *playbooks.InvalidError
-	if errors.As(err, &bad) {
+	switch {
+	case errors.As(err, &bad):
 		c.AbortWithStatusJSON(http.StatusUnprocessableEntity, PlaybookProblems{
 			Error:    ErrorDetail{Code: "invalid_playbook", Message: err.Error(), Field: "yaml"},
 			Problems: bad.Problems,
 		})
 		return
-	}
-	if err != nil {
-		fail(c, http.StatusUnprocessableEntity, "invalid_playbook", err.Error(), "yaml")
+	case errors.Is(err, ErrBuiltIn):
+		fail(c, http.StatusConflict, "version_taken", err.Error(), "yaml")
 		return
-	}
-	if pb.Ref() == s.opts.Playbook.Ref() {
-		fail(c, http.StatusConflict, "version_taken", pb.Ref()+" is the built-in playbook; publish it under a new version", "yaml")
-		return
-	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
-	defer cancel()
-	got, created, err := ps.PublishPlaybook(ctx, store.PublishedPlaybook{
-		ID: pb.ID, Version: pb.Version, Name: pb.Name, YAML: req.YAML, PublishedBy: c.GetString("who"), PublishedAt: s.opts.Now(),
-	})
-	switch {
 	case errors.Is(err, store.ErrVersionTaken):
-		fail(c, http.StatusConflict, "version_taken", pb.Ref()+" is published already with other content: a published version never changes; raise version", "yaml")
+		fail(c, http.StatusConflict, "version_taken", fmt.Sprintf("%s@v%d is published already with other content: a published version never changes; raise version", got.ID, got.Version), "yaml")
 		return
 	case err != nil:
 		s.storeError(c, err, "playbook publish", "")
@@ -148,66 +262,42 @@ func publishedInfo(p store.PublishedPlaybook, plans []string) PlaybookInfo {
 }
 
 func (s *Server) listPlaybooks(c *gin.Context) {
-	ps, ok := s.playbookStore(c)
-	if !ok {
+	if _, ok := s.playbookStore(c); !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
 	defer cancel()
-	published, err := ps.PublishedPlaybooks(ctx)
+	list, err := s.catalogue().List(ctx)
 	if err != nil {
 		s.storeError(c, err, "playbook list", "")
 		return
 	}
-	plans, err := ps.PlanPlaybooks(ctx)
-	if err != nil {
-		s.storeError(c, err, "plan playbooks", "")
-		return
-	}
-	out := PlaybookList{Playbooks: []PlaybookInfo{s.builtIn()}, Plans: map[string]string{}}
-	byRef := map[string][]string{}
-	for _, p := range plans {
-		ref := fmt.Sprintf("%s@v%d", p.PlaybookID, p.Version)
-		out.Plans[p.Plan] = ref
-		byRef[ref] = append(byRef[ref], p.Plan)
-	}
-	for _, p := range published {
-		out.Playbooks = append(out.Playbooks, publishedInfo(p, byRef[fmt.Sprintf("%s@v%d", p.ID, p.Version)]))
-	}
-	if plans := byRef[out.Playbooks[0].Ref]; plans != nil {
-		out.Playbooks[0].Plans = plans
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, list)
 }
 
 func (s *Server) getPlaybook(c *gin.Context) {
 	ref := c.Param("ref")
-	if ref == s.opts.Playbook.Ref() {
-		info := s.builtIn()
-		if s.opts.Playbook.Ref() == playbooks.Default().Ref() {
+	k := s.catalogue()
+	if ref == k.BuiltIn.Ref() {
+		info := PlaybookInfo{Ref: ref, ID: k.BuiltIn.ID, Version: k.BuiltIn.Version, Name: k.BuiltIn.Name, BuiltIn: true, Plans: []string{}}
+		if ref == playbooks.Default().Ref() {
 			info.YAML = string(playbooks.DefaultYAML())
 		}
 		c.JSON(http.StatusOK, info)
 		return
 	}
-	ps, ok := s.playbookStore(c)
-	if !ok {
-		return
-	}
-	id, version, ok := parseRef(ref)
-	if !ok {
-		fail(c, http.StatusNotFound, "not_found", fmt.Sprintf("%q is not a playbook reference (id@vN, e.g. default@v2)", ref), "ref")
+	if _, ok := s.playbookStore(c); !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
 	defer cancel()
-	p, found, err := ps.PublishedPlaybook(ctx, id, version)
-	if err != nil {
-		s.storeError(c, err, "playbook read", "")
+	p, err := k.Published(ctx, ref)
+	switch {
+	case errors.Is(err, ErrNoSuchPlaybook):
+		fail(c, http.StatusNotFound, "not_found", err.Error(), "ref")
 		return
-	}
-	if !found {
-		fail(c, http.StatusNotFound, "not_found", "no published playbook "+ref, "ref")
+	case err != nil:
+		s.storeError(c, err, "playbook read", "")
 		return
 	}
 	info := publishedInfo(p, nil)
@@ -231,13 +321,8 @@ func (s *Server) setPlanPlaybook(c *gin.Context) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
 	defer cancel()
-	pb, status, err := s.loadPlaybook(ctx, req.Playbook)
-	if err != nil {
-		if status == http.StatusServiceUnavailable {
-			s.storeError(c, err, "playbook read", "")
-			return
-		}
-		fail(c, status, "invalid_field", err.Error(), "playbook")
+	pb, ok := s.lookup(c, func() (*playbooks.Playbook, error) { return s.catalogue().Load(ctx, req.Playbook) }, "playbook", "")
+	if !ok {
 		return
 	}
 	if err := ps.SetPlanPlaybook(ctx, store.PlanPlaybook{Plan: plan, PlaybookID: pb.ID, Version: pb.Version, SetBy: c.GetString("who"), SetAt: s.opts.Now()}); err != nil {
@@ -247,50 +332,17 @@ func (s *Server) setPlanPlaybook(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"plan": plan, "playbook": pb.Ref()})
 }
 
-// loadPlaybook finds a playbook by reference: the built-in one, or a
-// published version. The status says why not (422: no such version; 503:
-// the store did not answer).
-func (s *Server) loadPlaybook(ctx context.Context, ref string) (*playbooks.Playbook, int, error) {
-	if ref == s.opts.Playbook.Ref() {
-		return s.opts.Playbook, 0, nil
+// lookup runs a catalogue read: an unknown playbook is a 422 naming field,
+// a store that does not answer a 503.
+func (s *Server) lookup(c *gin.Context, read func() (*playbooks.Playbook, error), field, customerID string) (*playbooks.Playbook, bool) {
+	pb, err := read()
+	switch {
+	case errors.Is(err, ErrNoSuchPlaybook):
+		fail(c, http.StatusUnprocessableEntity, "invalid_field", strings.TrimPrefix(err.Error(), ErrNoSuchPlaybook.Error()+": "), field)
+		return nil, false
+	case err != nil:
+		s.storeError(c, err, "playbook lookup", customerID)
+		return nil, false
 	}
-	id, version, ok := parseRef(ref)
-	if !ok {
-		return nil, http.StatusUnprocessableEntity, fmt.Errorf("%q is not a playbook reference (id@vN, e.g. default@v2)", ref)
-	}
-	ps, ok := s.opts.Store.(PlaybookStore)
-	if s.opts.Store == nil || !ok {
-		return nil, http.StatusUnprocessableEntity, fmt.Errorf("no published playbook %s: this server has no store", ref)
-	}
-	p, found, err := ps.PublishedPlaybook(ctx, id, version)
-	if err != nil {
-		return nil, http.StatusServiceUnavailable, err
-	}
-	if !found {
-		return nil, http.StatusUnprocessableEntity, fmt.Errorf("no published playbook %s (GET /v1/playbooks lists them)", ref)
-	}
-	pb, err := playbooks.Parse([]byte(p.YAML))
-	if err != nil {
-		// Published versions were valid when published; a rule added
-		// since may refuse one. Say so instead of starting on another.
-		return nil, http.StatusUnprocessableEntity, fmt.Errorf("published playbook %s no longer validates: %w", ref, err)
-	}
-	return pb, 0, nil
-}
-
-// planPlaybook is the playbook a new customer of plan starts on when the
-// start names none: the plan's published version, else the built-in one.
-func (s *Server) planPlaybook(ctx context.Context, plan string) (*playbooks.Playbook, int, error) {
-	ps, ok := s.opts.Store.(PlaybookStore)
-	if s.opts.Store == nil || !ok || plan == "" {
-		return s.opts.Playbook, 0, nil
-	}
-	p, found, err := ps.PlanPlaybookFor(ctx, plan)
-	if err != nil {
-		return nil, http.StatusServiceUnavailable, err
-	}
-	if !found {
-		return s.opts.Playbook, 0, nil
-	}
-	return s.loadPlaybook(ctx, fmt.Sprintf("%s@v%d", p.PlaybookID, p.Version))
+	return pb, true
 }

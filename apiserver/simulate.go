@@ -149,16 +149,7 @@ func (s *Server) simulatedPlaybook(c *gin.Context, ctx context.Context, ref, src
 		}
 		return pb, true
 	case ref != "":
-		pb, status, err := s.loadPlaybook(ctx, ref)
-		if status == http.StatusServiceUnavailable {
-			s.storeError(c, err, "playbook read", "")
-			return nil, false
-		}
-		if err != nil {
-			fail(c, status, "invalid_field", err.Error(), field)
-			return nil, false
-		}
-		return pb, true
+		return s.lookup(c, func() (*playbooks.Playbook, error) { return s.catalogue().Load(ctx, ref) }, field, "")
 	}
 	return s.opts.Playbook, true
 }
