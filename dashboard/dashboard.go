@@ -46,6 +46,9 @@ type Options struct {
 	// Suppressions is the store's suppression list, which an admin lifts to
 	// resume a customer's email; nil hides that form.
 	Suppressions Suppressions
+	// Playbooks is the playbook catalogue the lab (/ui/playbooks) reads and
+	// publishes to; nil hides the lab.
+	Playbooks *apiserver.Catalogue
 	// Sessions keeps the signed-in browsers: the store, shared by every API
 	// replica. Required.
 	Sessions Sessions
@@ -86,7 +89,7 @@ type Dashboard struct {
 }
 
 // pageNames are the templates rendered as whole pages (each with layout.html).
-var pageNames = []string{"signin", "portfolio", "customer", "outbox", "outbox_email", "error"}
+var pageNames = []string{"signin", "portfolio", "customer", "outbox", "outbox_email", "playbooks", "error"}
 
 // New parses the templates and prepares the sign-in checks.
 func New(opts Options) (*Dashboard, error) {
@@ -161,6 +164,10 @@ func (d *Dashboard) Register(r *gin.Engine) {
 	in.GET("/customers/:id/live", d.customerLive)
 	in.POST("/signout", d.requireCSRF, d.signOut)
 	in.POST("/customers/:id/:action", d.requireCSRF, d.act)
+	if d.opts.Playbooks != nil {
+		in.GET("/playbooks", d.lab)
+		in.POST("/playbooks", d.requireCSRF, d.labPost)
+	}
 	if d.opts.Outbox != nil {
 		in.GET("/outbox", d.outbox)
 		in.GET("/outbox/email", d.outboxEmail)
@@ -213,16 +220,17 @@ func (d *Dashboard) render(c *gin.Context, status int, page, block string, data 
 
 // page is what layout.html needs besides a page's own data.
 type page struct {
-	Title   string
-	Role    string
-	CSRF    string
-	Outbox  bool
-	Nav     string
-	Content any
+	Title     string
+	Role      string
+	CSRF      string
+	Outbox    bool
+	Playbooks bool
+	Nav       string
+	Content   any
 }
 
 func (d *Dashboard) page(c *gin.Context, title, nav string, content any) page {
-	p := page{Title: title, Nav: nav, Outbox: d.opts.Outbox != nil, Content: content}
+	p := page{Title: title, Nav: nav, Outbox: d.opts.Outbox != nil, Playbooks: d.opts.Playbooks != nil, Content: content}
 	if s := sessionOf(c); s != nil {
 		p.Role, p.CSRF = s.role, s.csrf
 	}

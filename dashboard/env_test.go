@@ -20,6 +20,7 @@ import (
 	"github.com/seed-a80403e2/lifecycle/internal/devserver"
 	"github.com/seed-a80403e2/lifecycle/internal/links"
 	"github.com/seed-a80403e2/lifecycle/internal/store"
+	"github.com/seed-a80403e2/lifecycle/playbooks"
 	"github.com/seed-a80403e2/lifecycle/worker"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
@@ -89,7 +90,8 @@ func startEnv(tb testing.TB, withWorker bool) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dash, err := New(Options{Client: c, Namespace: "default", APIKeys: testKeys, Outbox: st, Suppressions: st, Sessions: st, Logger: zap.NewNop()})
+	dash, err := New(Options{Client: c, Namespace: "default", APIKeys: testKeys, Outbox: st, Suppressions: st, Sessions: st, Logger: zap.NewNop(),
+		Playbooks: &apiserver.Catalogue{Store: st, BuiltIn: playbooks.Default(), Now: time.Now}})
 	if err != nil {
 		tb.Fatal(err)
 	}

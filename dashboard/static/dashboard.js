@@ -134,11 +134,38 @@
     });
   }
 
+  // The playbook lab: engagement and happiness of the version tried, and
+  // (dashed, lighter) of the one it is compared with.
+  function lab(canvas) {
+    var old = Chart.getChart(canvas);
+    if (old) { old.destroy(); }
+    var data = JSON.parse(canvas.dataset.chart);
+    var sets = [
+      { label: "engagement", data: data.engagement, borderColor: "#2563eb", backgroundColor: "#2563eb", pointRadius: 0, tension: 0.2 },
+      { label: "happiness", data: data.happiness, borderColor: "#15803d", backgroundColor: "#15803d", pointRadius: 0, tension: 0.2 }
+    ];
+    if (data.old_engagement) {
+      sets.push({ label: "engagement (compared)", data: data.old_engagement, borderColor: "#93c5fd", backgroundColor: "#93c5fd", borderDash: [6, 3], pointRadius: 0, tension: 0.2 });
+      sets.push({ label: "happiness (compared)", data: data.old_happiness, borderColor: "#86efac", backgroundColor: "#86efac", borderDash: [6, 3], pointRadius: 0, tension: 0.2 });
+    }
+    new Chart(canvas, {
+      type: "line",
+      data: { labels: data.days.map(function (d) { return "day " + d; }), datasets: sets },
+      options: {
+        animation: false, maintainAspectRatio: false,
+        scales: { y: { min: 0, max: 100 } },
+        plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } }
+      }
+    });
+    canvas.dataset.drawn = "true";
+  }
+
   function init(root) {
     if (typeof Chart === "undefined") { return; }
     root.querySelectorAll("#quadrant-chart").forEach(quadrant);
     root.querySelectorAll("canvas.activity-chart").forEach(activity);
     root.querySelectorAll("canvas.score-chart").forEach(scores);
+    root.querySelectorAll("canvas.lab-chart").forEach(lab);
   }
 
   // Polled fragments replace their canvases: free the old charts first.
