@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -24,13 +26,17 @@ func benchScale(ctx context.Context, b *bencher) (*section, error) {
 	if b.quick {
 		burst = 200
 	}
+	var live, stacks uint64 // HeapAlloc and StackInuse after the last heap()
 	heap := func() uint64 {
 		runtime.GC()
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
+		live = m.HeapAlloc
+		stacks = m.StackInuse
 		return m.HeapInuse
 	}
 	rss0, heap0 := rssKB(), heap()
+	live0, stacks0, g0 := live, stacks, runtime.NumGoroutine()
 	progress("  scale: starting %d journeys through the API (concurrency %d)", n, concurrency)
 	t0start := time.Now()
 	el, err := parallel(ctx, n, concurrency, func(i int) error {
@@ -46,9 +52,33 @@ func benchScale(ctx context.Context, b *bencher) (*section, error) {
 		return nil, err
 	}
 	progress("  scale: caught up %s after the first start (a new journey's first task %s after its start)", drained.Round(time.Second), probeLag.Round(time.Millisecond))
+	// What the journeys' first tasks started (their first emails, on
+	// activity workers writing one at a time to the store) is still running
+	// when the first tasks are done: wait until the goroutines stop falling
+	// (the same count, within 1%, 5 s apart; at most 2 minutes), so the
+	// reading is of open journeys, not of a backlog.
+	for settle := time.Now(); time.Since(settle) < 2*time.Minute; {
+		g := runtime.NumGoroutine()
+		time.Sleep(5 * time.Second)
+		if d := runtime.NumGoroutine() - g; d > -g/100 {
+			progress("  scale: settled %s after catch-up (%d goroutines)", time.Since(settle).Round(time.Second), runtime.NumGoroutine())
+			break
+		}
+	}
 	rss1, heap1 := rssKB(), heap()
+	if b.memprofile != "" {
+		if err := writeHeapProfile(b.memprofile); err != nil {
+			return nil, err
+		}
+		progress("  scale: heap profile of %d open journeys in %s", n, b.memprofile)
+	}
 	perRSS := float64(rss1-rss0) * 1024 / float64(n)
 	perHeap := (float64(heap1) - float64(heap0)) / float64(n)
+	perLive := (float64(live) - float64(live0)) / float64(n)
+	perStack := (float64(stacks) - float64(stacks0)) / float64(n)
+	perG := float64(runtime.NumGoroutine()-g0) / float64(n)
+	progress("  scale: per open journey: RSS %.1f KiB, heap in use %.1f KiB, live heap objects %.1f KiB, %.2f goroutines (stacks %.1f KiB)",
+		perRSS/1024, perHeap/1024, perLive/1024, perG, perStack/1024)
 
 	// Timers falling due together: burst journeys started at a fixed pace
 	// (burstRate), with a day long enough that all of them are started well
@@ -136,7 +166,8 @@ func benchScale(ctx context.Context, b *bencher) (*section, error) {
 		title: "6. Many open journeys",
 		method: fmt.Sprintf("%d journeys started through `POST /v1/customers` (concurrency %d, 24h days: they stay open), on a fresh "+
 			"embedded server; memory is the whole process (server, worker with its workflow cache, API), VmRSS from /proc/self/status "+
-			"and the Go heap in use after a GC, before and after, once the worker has caught up. Timer lateness: %d further journeys "+
+			"and the Go heap after a GC (in use: the heap's spans; live: its objects), before and after, once the worker has caught up "+
+			"and its goroutines have stopped falling (what the first tasks started has finished). Timer lateness: %d further journeys "+
 			"started at %.0f a second (raw client), with a day (%s) long enough that all are started "+
 			"before the first one's day 3: their day-3 steps (training invite, handoff reminder) fall due together, within the start "+
 			"window. Read from each history (so the reading does not load the worker): lateness is the `WorkflowTaskStarted` after "+
@@ -149,6 +180,8 @@ func benchScale(ctx context.Context, b *bencher) (*section, error) {
 			{"VmRSS before / after", fmt.Sprintf("%.0f MiB / %.0f MiB", float64(rss0)/1024, float64(rss1)/1024)},
 			{"RSS per open journey", fmt.Sprintf("%.1f KiB", perRSS/1024)},
 			{"Go heap in use per open journey", fmt.Sprintf("%.1f KiB", perHeap/1024)},
+			{"live Go heap objects per open journey", fmt.Sprintf("%.1f KiB", perLive/1024)},
+			{"goroutines (stacks) per open journey", fmt.Sprintf("%.2f (%.1f KiB)", perG, perStack/1024)},
 			{fmt.Sprintf("%d day-3 steps fell due within", burst), fmt.Sprintf("%s (%.0f/s)", dueMax.Sub(dueMin).Round(10*time.Millisecond), float64(burst)/dueMax.Sub(dueMin).Seconds())},
 			{fmt.Sprintf("day-3 step lateness, %d due together: p50 / p99 / max", burst), fmt.Sprintf("%s / %s / %s", durMS(percentile(day3, 50)), durMS(percentile(day3, 99)), durMS(slices.Max(day3)))},
 			{"journeys whose day-3 step had not run 2 minutes after the reading began (left out above)", fmt.Sprint(late)},
@@ -218,4 +251,31 @@ func (s *stack) drain(ctx context.Context, since time.Time) (time.Duration, time
 			return 0, 0, ctx.Err()
 		}
 	}
+}
+
+// writeHeapProfile writes the heap profile (after a GC, so it shows what is
+// live) to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("-memprofile: %w", err)
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("-memprofile: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	// And the goroutines, grouped by stack: what each open journey keeps.
+	g, err := os.Create(path + ".goroutines.txt")
+	if err != nil {
+		return fmt.Errorf("-memprofile: %w", err)
+	}
+	if err := pprof.Lookup("goroutine").WriteTo(g, 1); err != nil {
+		g.Close()
+		return fmt.Errorf("-memprofile: %w", err)
+	}
+	return g.Close()
 }

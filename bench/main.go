@@ -51,6 +51,9 @@ type bencher struct {
 	quick bool
 	open  int    // journeys of the scale benchmark
 	stack *stack // the embedded server, worker and API; started on first use
+	// memprofile, when set, is where the scale benchmark writes a heap
+	// profile once the worker has caught up with its open journeys.
+	memprofile string
 }
 
 func progress(format string, args ...any) {
@@ -64,6 +67,7 @@ func main() {
 	only := flag.String("only", "", "run one benchmark: "+names())
 	open := flag.Int("open", 10000, "open journeys in the scale benchmark (-quick: 1000)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memprofile := flag.String("memprofile", "", "write a heap profile to this file once the scale benchmark's journeys are open and caught up")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "bench: unexpected argument %q\n", flag.Arg(0))
@@ -87,7 +91,7 @@ func main() {
 	if *quick && !isFlagSet("open") {
 		*open = 1000
 	}
-	if err := run(*out, *runs, *quick, *only, *cpuprofile, *open); err != nil {
+	if err := run(*out, *runs, *quick, *only, *cpuprofile, *memprofile, *open); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
@@ -107,7 +111,7 @@ func names() string {
 	return strings.Join(n, ", ")
 }
 
-func run(out string, runs int, quick bool, only, cpuprofile string, open int) error {
+func run(out string, runs int, quick bool, only, cpuprofile, memprofile string, open int) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if cpuprofile != "" {
@@ -122,7 +126,7 @@ func run(out string, runs int, quick bool, only, cpuprofile string, open int) er
 		defer pprof.StopCPUProfile()
 	}
 	began := time.Now()
-	b := &bencher{runs: runs, quick: quick, open: open}
+	b := &bencher{runs: runs, quick: quick, open: open, memprofile: memprofile}
 	defer func() {
 		if b.stack != nil {
 			progress("stopping the embedded server")
