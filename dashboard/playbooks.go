@@ -54,7 +54,7 @@ type labResult struct {
 	Diff              *simulate.Diff // nil without a comparison
 	New               simulate.Totals
 	ChartJSON         string
-	Story             string
+	Story, OldStory   string
 	ElapsedMS         float64
 }
 
@@ -278,6 +278,12 @@ func labResultOf(sc *simulate.Scenario, r, old *simulate.Result, diff *simulate.
 		}
 	}
 	js, _ := json.Marshal(c)
-	return labResult{Name: sc.Name, Description: sc.Description, Diff: diff, New: r.Totals, ChartJSON: string(js),
+	res := labResult{Name: sc.Name, Description: sc.Description, Diff: diff, New: r.Totals, ChartJSON: string(js),
 		Story: story.String(), ElapsedMS: r.ElapsedMS}
+	if old != nil {
+		var b bytes.Buffer
+		_ = simulate.WriteStory(&b, old)
+		res.OldStory = b.String()
+	}
+	return res
 }
