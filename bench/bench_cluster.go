@@ -517,7 +517,7 @@ func benchCluster(ctx context.Context, b *bencher) (_ *section, err error) {
 		rows = append(rows, []string{"failover, " + g.what, value, ""})
 	}
 	return &section{
-		title: "7. Cluster: the API against the raw client, and a worker killed",
+		title: "9. Cluster: the API against the raw client, and a worker killed",
 		method: fmt.Sprintf("The cluster test's arrangement (`%s` on `scripts/cluster/lib.sh`, which `make cluster-test` uses too): "+
 			"a Temporal server %s built from the module proxy, on PostgreSQL with 4 history shards; `lifecycle setup`; two `lifecycle worker` "+
 			"processes (Worker Versioning on, build a) and two `lifecycle api` processes sharing a PostgreSQL store; %.0f-hour days; every process "+
