@@ -52,7 +52,7 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.Var(&scenarios, "scenario", "a scenario `FILE or NAME` (repeat or comma-separate for several; with --compare, default: every built-in one)")
 	asJSON := fs.Bool("json", false, "print the result as JSON instead of the story")
 	until := fs.Float64("until", 0, "simulate to this journey `DAY` (default: the scenario's, else 30 days past the first renewal)")
-	customer := fs.String("customer", "", "replay this customer's recorded events, outcomes and complaints (from a running API) under --playbook, next to what actually happened")
+	customer := fs.String("customer", "", "replay the recorded events, outcomes and complaints of the customer `ID` (from a running API) under --playbook, next to what actually happened")
 	settings := config.Register(fs, config.CmdSimulate)
 	list := fs.Bool("list", false, "list the built-in scenarios")
 	show := fs.String("show", "", "print the built-in scenario `NAME` as YAML")

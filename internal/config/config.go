@@ -138,8 +138,8 @@ var Settings = []Setting{
 	{"LIFECYCLE_WORKER_VERSIONING", "worker-versioning", "on", "on: the worker joins a Worker Deployment and journeys are pinned to the build that runs them until their next continue-as-new; off: unversioned (one build at a time)", worker},
 	{"LIFECYCLE_DEPLOYMENT_NAME", "deployment-name", "lifecycle", "Worker Deployment name the workers join", []string{CmdWorker, CmdDeployment}},
 	{"LIFECYCLE_BUILD_ID", "build-id", "<version>", "this build's id in the Worker Deployment; defaults to the version stamped at build time, else the VCS revision", worker},
-	{"LIFECYCLE_API_URL", "api-url", "http://127.0.0.1:8080", "the API that `simulate --customer` reads the customer from", []string{CmdSimulate}},
-	{"LIFECYCLE_API_KEY", "api-key", "", "an API key (csm or admin) for `simulate --customer`", []string{CmdSimulate}},
+	{"LIFECYCLE_API_URL", "api-url", "http://127.0.0.1:8080", "the API that simulate --customer reads the customer from", []string{CmdSimulate}},
+	{"LIFECYCLE_API_KEY", "api-key", "", "an API key (csm or admin) for simulate --customer", []string{CmdSimulate}},
 	{"LOG_LEVEL", "log-level", "info", "debug, info, warn or error", temporal},
 	{"LOG_FORMAT", "log-format", "console", "json or console", temporal},
 }
