@@ -61,6 +61,14 @@ type PlanPlaybookRequest struct {
 	Playbook string `json:"playbook"`
 }
 
+// problems answers 422 with every problem of a refused playbook or
+// scenario, each with its line.
+func problems(c *gin.Context, code, field string, err error, list []playbooks.Problem) {
+	c.AbortWithStatusJSON(http.StatusUnprocessableEntity, PlaybookProblems{
+		Error: ErrorDetail{Code: code, Message: err.Error(), Field: field}, Problems: list,
+	})
+}
+
 // PlaybookProblems is a refused playbook's answer: every problem with its line.
 type PlaybookProblems struct {
 	Error    ErrorDetail         `json:"error"`
@@ -230,10 +238,7 @@ func (s *Server) publishPlaybook(c *gin.Context) {
 	var bad *playbooks.InvalidError
 	switch {
 	case errors.As(err, &bad):
-		c.AbortWithStatusJSON(http.StatusUnprocessableEntity, PlaybookProblems{
-			Error:    ErrorDetail{Code: "invalid_playbook", Message: err.Error(), Field: "yaml"},
-			Problems: bad.Problems,
-		})
+		problems(c, "invalid_playbook", "yaml", err, bad.Problems)
 		return
 	case errors.Is(err, ErrBuiltIn):
 		fail(c, http.StatusConflict, "version_taken", err.Error(), "yaml")

@@ -137,10 +137,7 @@ func (s *Server) simulatedPlaybook(c *gin.Context, ctx context.Context, ref, src
 		pb, err := playbooks.Parse([]byte(src))
 		var bad *playbooks.InvalidError
 		if errors.As(err, &bad) {
-			c.AbortWithStatusJSON(http.StatusUnprocessableEntity, PlaybookProblems{
-				Error:    ErrorDetail{Code: "invalid_playbook", Message: err.Error(), Field: field + "_yaml"},
-				Problems: bad.Problems,
-			})
+			problems(c, "invalid_playbook", field+"_yaml", err, bad.Problems)
 			return nil, false
 		}
 		if err != nil {
@@ -157,10 +154,7 @@ func (s *Server) simulatedPlaybook(c *gin.Context, ctx context.Context, ref, src
 func scenarioProblems(c *gin.Context, field string, err error) {
 	var bad *simulate.InvalidError
 	if errors.As(err, &bad) {
-		c.AbortWithStatusJSON(http.StatusUnprocessableEntity, PlaybookProblems{
-			Error:    ErrorDetail{Code: "invalid_scenario", Message: err.Error(), Field: field},
-			Problems: bad.Problems,
-		})
+		problems(c, "invalid_scenario", field, err, bad.Problems)
 		return
 	}
 	fail(c, http.StatusUnprocessableEntity, "invalid_scenario", err.Error(), field)

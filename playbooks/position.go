@@ -13,8 +13,9 @@ import (
 
 var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
 
-// yamlProblem turns a yaml.v3 error ("yaml: line 3: ...") into a Problem.
-func yamlProblem(err error) Problem {
+// YAMLProblem turns a yaml.v3 error ("yaml: line 3: ...") into a Problem
+// (for playbooks and for other YAML files read the same way).
+func YAMLProblem(err error) Problem {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {

@@ -44,7 +44,7 @@ func (e *InvalidError) Error() string {
 func Parse(data []byte) (*Playbook, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &InvalidError{Problems: []Problem{yamlProblem(err)}}
+		return nil, &InvalidError{Problems: []Problem{YAMLProblem(err)}}
 	}
 	if len(root.Content) == 0 {
 		return nil, &InvalidError{Problems: []Problem{{Line: 1, Message: "the playbook is empty"}}}
@@ -53,7 +53,7 @@ func Parse(data []byte) (*Playbook, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&pb); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &InvalidError{Problems: []Problem{yamlProblem(err)}}
+		return nil, &InvalidError{Problems: []Problem{YAMLProblem(err)}}
 	}
 	v := validator{doc: root.Content[0]}
 	v.check(&pb)

@@ -94,7 +94,8 @@ func NewVersioned(c client.Client, acts *activities.Activities, v Versioning) sd
 		// stayed open after a burst (each a goroutine and a stream here and
 		// in the server): in the all-in-one scale benchmark at 3,000
 		// journeys, 1.28 goroutines and 224 KiB of RSS per open journey
-		// against 1.05 and 192 KiB with 8, and a catch-up no faster.
+		// against 1.05 and 192 KiB with 8 (the catch-up 59 s against 64 s).
+		// Events and signals ran no slower with 8 (make bench -only events).
 		WorkflowTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{
 			InitialNumberOfPollers: 2, MaximumNumberOfPollers: maxPollers,
 		}),

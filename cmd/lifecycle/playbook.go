@@ -38,9 +38,7 @@ func playbookCmd(args []string, stdout, stderr io.Writer) error {
 		pb, err := playbooks.Parse(data)
 		var invalid *playbooks.InvalidError
 		if errors.As(err, &invalid) {
-			for _, p := range invalid.Problems {
-				fmt.Fprintf(stderr, "%s:%s\n", args[1], p)
-			}
+			printProblems(stderr, args[1], invalid.Problems)
 			return fmt.Errorf("%s: %d problem(s)", args[1], len(invalid.Problems))
 		}
 		if err != nil {

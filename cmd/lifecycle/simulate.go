@@ -196,9 +196,7 @@ func loadPlaybook(file string, stderr io.Writer) (*playbooks.Playbook, error) {
 	pb, err := playbooks.Parse(data)
 	var invalid *playbooks.InvalidError
 	if errors.As(err, &invalid) {
-		for _, p := range invalid.Problems {
-			fmt.Fprintf(stderr, "%s:%s\n", file, p)
-		}
+		printProblems(stderr, file, invalid.Problems)
 		return nil, fmt.Errorf("%s: %d problem(s) in the playbook", file, len(invalid.Problems))
 	}
 	return pb, err
@@ -216,9 +214,7 @@ func loadScenario(s string, stderr io.Writer) (*simulate.Scenario, error) {
 	sc, err := simulate.ParseScenario(data)
 	var invalid *simulate.InvalidError
 	if errors.As(err, &invalid) {
-		for _, p := range invalid.Problems {
-			fmt.Fprintf(stderr, "%s:%s\n", s, p)
-		}
+		printProblems(stderr, s, invalid.Problems)
 		return nil, fmt.Errorf("%s: %d problem(s) in the scenario", s, len(invalid.Problems))
 	}
 	return sc, err
@@ -228,12 +224,17 @@ func loadScenario(s string, stderr io.Writer) (*simulate.Scenario, error) {
 func scenarioErr(name string, err error, stderr io.Writer) error {
 	var invalid *simulate.InvalidError
 	if errors.As(err, &invalid) {
-		for _, p := range invalid.Problems {
-			fmt.Fprintf(stderr, "scenario %s:%s\n", name, p)
-		}
+		printProblems(stderr, "scenario "+name, invalid.Problems)
 		return fmt.Errorf("scenario %s: %d problem(s)", name, len(invalid.Problems))
 	}
 	return fmt.Errorf("scenario %s: %w", name, err)
+}
+
+// printProblems prints each problem as where:line N: field: message.
+func printProblems(stderr io.Writer, where string, problems []playbooks.Problem) {
+	for _, p := range problems {
+		fmt.Fprintf(stderr, "%s:%s\n", where, p)
+	}
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -14,9 +14,6 @@ type Outbox struct {
 	mu   sync.Mutex
 	msgs []activities.Message
 	keys map[string]bool
-	// Fail, when set, decides the fate of a send: an error fails it (wrap
-	// activities.ErrPermanent for a send that will never succeed).
-	Fail func(m activities.Message) error
 }
 
 // NewOutbox returns an empty in-memory outbox.
@@ -24,11 +21,6 @@ func NewOutbox() *Outbox { return &Outbox{keys: map[string]bool{}} }
 
 // Send keeps the message unless its key was sent before.
 func (o *Outbox) Send(_ context.Context, m activities.Message) (activities.Sent, error) {
-	if o.Fail != nil {
-		if err := o.Fail(m); err != nil {
-			return activities.Sent{}, err
-		}
-	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.keys[m.Key] {

@@ -86,20 +86,7 @@ func FromJourney(st workflows.State, tl workflows.Timeline) (*Recorded, error) {
 	for _, p := range st.ScoreHistory {
 		actual.Days = append(actual.Days, Day{Day: p.Day, Engagement: p.Engagement, Happiness: p.Happiness})
 	}
-	for _, s := range actual.Steps {
-		switch {
-		case !s.Message():
-		case s.Kind == workflows.EntryTouchpoint:
-			actual.Totals.CustomerEmails++
-		case s.Kind == workflows.EntryTask:
-			actual.Totals.Tasks++
-		default:
-			actual.Totals.Escalations++
-		}
-	}
-	if months := actual.Until / 30.44; months > 0 {
-		actual.Totals.EmailsPerMonth = math.Round(float64(actual.Totals.CustomerEmails)/months*10) / 10
-	}
+	actual.Totals = totalsOf(actual.Steps, actual.Until)
 	c := checker{}
 	c.scenario(sc)
 	if len(c.problems) > 0 {

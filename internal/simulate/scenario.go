@@ -153,19 +153,6 @@ func (e *InvalidError) Error() string {
 	return "invalid " + name + ": " + strings.Join(lines, "; ")
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
-
-func yamlProblem(err error) playbooks.Problem {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		var line int
-		fmt.Sscan(m[1], &line)
-		return playbooks.Problem{Line: line, Message: strings.TrimSpace(strings.Split(m[2], "\n")[0])}
-	}
-	return playbooks.Problem{Line: 1, Message: msg}
-}
-
 // ParseScenario reads a scenario from YAML and checks what it can without
 // a playbook (Check checks the rest). Errors name the line.
 func ParseScenario(data []byte) (*Scenario, error) {
@@ -174,7 +161,7 @@ func ParseScenario(data []byte) (*Scenario, error) {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &InvalidError{Problems: []playbooks.Problem{yamlProblem(err)}}
+		return nil, &InvalidError{Problems: []playbooks.Problem{playbooks.YAMLProblem(err)}}
 	}
 	if len(root.Content) == 0 {
 		return nil, &InvalidError{Problems: []playbooks.Problem{{Line: 1, Message: "the scenario is empty"}}}
@@ -183,7 +170,7 @@ func ParseScenario(data []byte) (*Scenario, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&sc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &InvalidError{Problems: []playbooks.Problem{yamlProblem(err)}}
+		return nil, &InvalidError{Problems: []playbooks.Problem{playbooks.YAMLProblem(err)}}
 	}
 	doc := root.Content[0]
 	if hs := mapValue(doc, "happens"); hs != nil && hs.Kind == yaml.SequenceNode {

@@ -278,6 +278,29 @@ func family(key string) string { return digits.ReplaceAllString(key, "#") }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
+// totalsOf counts the messages of steps over until days (the history's
+// share is the caller's).
+func totalsOf(steps []Step, until float64) Totals {
+	var t Totals
+	for _, s := range steps {
+		switch {
+		case strings.HasSuffix(s.Step, ":not-sent"):
+			t.NotSent++
+		case !s.Message():
+		case s.Kind == workflows.EntryTouchpoint:
+			t.CustomerEmails++
+		case s.Kind == workflows.EntryTask:
+			t.Tasks++
+		default:
+			t.Escalations++
+		}
+	}
+	if months := until / 30.44; months > 0 {
+		t.EmailsPerMonth = math.Round(float64(t.CustomerEmails)/months*10) / 10
+	}
+	return t
+}
+
 // recorder collects a result from the journey's state and timeline, read
 // at the end of every day.
 type recorder struct {
@@ -438,12 +461,7 @@ func (rec *recorder) close(msgs []activities.Message) {
 			r.Skipped = append(r.Skipped, k)
 		}
 	}
-	slices.SortStableFunc(r.Skipped, func(a, b Skip) int {
-		if a.Day != b.Day {
-			return int(math.Copysign(1, a.Day-b.Day))
-		}
-		return 0
-	})
+	slices.SortStableFunc(r.Skipped, func(a, b Skip) int { return cmp.Compare(a.Day, b.Day) })
 	used := make([]bool, len(msgs))
 	for i := range r.Steps {
 		s := &r.Steps[i]
@@ -457,23 +475,8 @@ func (rec *recorder) close(msgs []activities.Message) {
 				break
 			}
 		}
-		switch {
-		case s.Kind == workflows.EntryTouchpoint:
-			r.Totals.CustomerEmails++
-		case s.Kind == workflows.EntryTask:
-			r.Totals.Tasks++
-		case s.Kind == workflows.EntryEscalation:
-			r.Totals.Escalations++
-		}
 	}
-	for _, s := range r.Steps {
-		if strings.HasSuffix(s.Step, ":not-sent") {
-			r.Totals.NotSent++
-		}
-	}
-	if months := r.Until / 30.44; months > 0 {
-		r.Totals.EmailsPerMonth = math.Round(float64(r.Totals.CustomerEmails)/months*10) / 10
-	}
+	r.Totals = totalsOf(r.Steps, r.Until)
 	r.Totals.Runs = len(rec.j.Runs)
 	for _, run := range rec.j.Runs {
 		r.Totals.HistoryEvents += run.Events
