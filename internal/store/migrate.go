@@ -200,6 +200,32 @@ var migrations = []migration{
 			)`,
 		},
 	},
+	{
+		version: 5,
+		name:    "insight runs: what green accounts do, kept with their date for trends",
+		// summary is the small part a trend reads (quadrant counts); report
+		// the whole comparison, read only for the latest run.
+		sqlite: []string{
+			`CREATE TABLE insight_runs (
+				id          INTEGER PRIMARY KEY AUTOINCREMENT,
+				computed_at TEXT NOT NULL,
+				journeys    INTEGER NOT NULL,
+				summary     TEXT NOT NULL,
+				report      TEXT NOT NULL
+			)`,
+			`CREATE INDEX insight_runs_computed ON insight_runs (computed_at)`,
+		},
+		postgres: []string{
+			`CREATE TABLE insight_runs (
+				id          BIGSERIAL PRIMARY KEY,
+				computed_at TIMESTAMPTZ NOT NULL,
+				journeys    INTEGER NOT NULL,
+				summary     TEXT NOT NULL,
+				report      TEXT NOT NULL
+			)`,
+			`CREATE INDEX insight_runs_computed ON insight_runs (computed_at)`,
+		},
+	},
 }
 
 var createSchemaMigrations = map[string]string{
