@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/seed-a80403e2/lifecycle/internal/insights"
 	"github.com/seed-a80403e2/lifecycle/internal/links"
 )
 
@@ -44,6 +45,9 @@ type CustomerEmail struct {
 	Data         map[string]string `json:"data"`
 	Actions      []Action          `json:"actions,omitempty"`
 	ScheduledFor time.Time         `json:"scheduled_for"` // journey time the step was due
+	// About, when set, fills the email's Practices field at send time from
+	// the latest insights (the best-practices email).
+	About *insights.Subject `json:"about,omitempty"`
 }
 
 // Team roles a notice can go to.
@@ -63,6 +67,9 @@ type TeamNotice struct {
 	Subject      string    `json:"subject"`
 	Body         string    `json:"body"`
 	ScheduledFor time.Time `json:"scheduled_for"`
+	// About, when set, adds the customer's top gaps against green accounts
+	// to the body at send time (the CSM's briefings).
+	About *insights.Subject `json:"about,omitempty"`
 }
 
 // Sent reports a send. Duplicate means the key was sent before and nothing
@@ -118,6 +125,22 @@ type Activities struct {
 	Mailer    Mailer
 	Templates *Templates
 	Links     Links // nil: emails carry their actions without links
+	// Insights fills the best-practices email and the CSM's briefings at
+	// send time; nil: they go out with the playbook's own text.
+	Insights Insights
+	// Portfolio and Results run the insights job (ComputeInsights); nil on
+	// a worker that does not.
+	Portfolio Portfolio
+	Results   InsightResults
+	// Now is the clock the gaps are judged at (time.Now when nil).
+	Now func() time.Time
+}
+
+func (a *Activities) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
 }
 
 // SendCustomerEmail renders the template and sends it to the champion.
@@ -133,7 +156,15 @@ func (a *Activities) SendCustomerEmail(ctx context.Context, req CustomerEmail) (
 		}
 		unsubscribe = link("unsubscribe")
 	}
-	email, err := a.Templates.RenderEmail(req.Template, req.To, req.Data, actions, unsubscribe)
+	data := req.Data
+	if req.About != nil {
+		data = make(map[string]string, len(req.Data)+1)
+		for k, v := range req.Data {
+			data[k] = v
+		}
+		data["Practices"] = practices(a.gaps(ctx, req.About, a.now()))
+	}
+	email, err := a.Templates.RenderEmail(req.Template, req.To, data, actions, unsubscribe)
 	if err != nil {
 		// A template that does not render will not render on retry either.
 		return Sent{}, temporal.NewNonRetryableApplicationError(err.Error(), PermanentFailureType, err)
@@ -147,9 +178,14 @@ func (a *Activities) SendCustomerEmail(ctx context.Context, req CustomerEmail) (
 
 // NotifyTeam sends a task or escalation to the CSM, manager or sponsor.
 func (a *Activities) NotifyTeam(ctx context.Context, req TeamNotice) (Sent, error) {
+	body := req.Body
+	if req.About != nil {
+		gaps, _ := a.gaps(ctx, req.About, a.now())
+		body += briefing(gaps, req.About.Account)
+	}
 	return a.send(ctx, Message{
 		Key: req.Key, CustomerID: req.CustomerID, Step: req.Step, Kind: req.Role,
-		To: req.To, Subject: req.Subject, Text: req.Body, ScheduledFor: req.ScheduledFor,
+		To: req.To, Subject: req.Subject, Text: body, ScheduledFor: req.ScheduledFor,
 	})
 }
 

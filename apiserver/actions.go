@@ -9,12 +9,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
 	"github.com/seed-a80403e2/lifecycle/internal/links"
 	"github.com/seed-a80403e2/lifecycle/internal/store"
+	"github.com/seed-a80403e2/lifecycle/playbooks"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
@@ -54,6 +56,7 @@ var actions = map[string]action{
 	"need_help":      {"Ask your CSM for help?", "Your CSM has been asked to get in touch."},
 	"report_problem": {"Tell us that something is wrong?", "Thank you for telling us. Your CSM will get in touch."},
 	"register":       {"Save your seat?", "Your seat is saved."},
+	"show_me_how":    {"Ask your CSM to show you how?", "Your CSM will get in touch to show you how."},
 	"book_review":    {"Book the review?", "Your CSM will confirm a time."},
 	"unsubscribe":    {"Stop these emails?", "You will not get these emails any more."},
 	"pulse_1":        {"How is it going? 😞 Bad", "Thank you for your answer."},
@@ -72,11 +75,19 @@ button{font-size:16px;padding:10px 18px;border:0;border-radius:6px;background:#2
 </head><body><main>
 <h1>{{.Title}}</h1>
 <p>{{.Message}}</p>
-{{if .Confirm}}<form method="post"><button type="submit">{{.Confirm}}</button></form>{{end}}
+{{if .Confirm}}<form method="post">{{if .TextField}}<p><label for="text">{{.TextField}}</label><br>
+<input id="text" name="text" maxlength="{{.TextMax}}" required style="width:100%;font-size:16px;padding:8px;box-sizing:border-box"></p>{{end}}
+<button type="submit">{{.Confirm}}</button></form>{{end}}
 </main></body></html>
 `))
 
-type pageData struct{ Title, Message, Confirm string }
+type pageData struct {
+	Title, Message, Confirm string
+	// TextField, when set, asks for a line of the customer's own words
+	// (at most TextMax characters) with the confirmation.
+	TextField string
+	TextMax   int
+}
 
 func showPage(c *gin.Context, status int, d pageData) {
 	c.Header("Content-Type", "text/html; charset=utf-8")
@@ -104,6 +115,9 @@ func (s *Server) claims(c *gin.Context) (links.Claims, action, bool) {
 		return cl, action{}, false
 	}
 	a, ok := actions[cl.Action]
+	if choice, found := strings.CutPrefix(cl.Action, workflows.OutcomeActionPrefix); found && choice != "" {
+		a, ok = outcomeAction(), true
+	}
 	if !ok {
 		showPage(c, http.StatusBadRequest, pageData{Title: "This link does not work", Message: "We do not know this action. Nothing was recorded."})
 		return cl, action{}, false
@@ -124,8 +138,52 @@ func (s *Server) actionPage(c *gin.Context) {
 	case err == nil && used:
 		showPage(c, http.StatusOK, pageData{Title: "Already recorded", Message: "We already have your answer: " + result + "."})
 	default:
-		showPage(c, http.StatusOK, pageData{Title: a.question, Message: "One click confirms it.", Confirm: "Yes, confirm"})
+		showPage(c, http.StatusOK, askPage(cl, a, s.outcomeLabel(c.Request.Context(), cl)))
 	}
+}
+
+// askPage is the confirmation page of an action.
+func askPage(cl links.Claims, a action, label string) pageData {
+	d := pageData{Title: a.question, Message: "One click confirms it.", Confirm: "Yes, confirm"}
+	switch choice, ok := strings.CutPrefix(cl.Action, workflows.OutcomeActionPrefix); {
+	case ok && choice == playbooks.OutcomeOther:
+		d.Title, d.Message = "Which outcome matters most to you?", "In a few words, so your CSM can plan around it."
+		d.TextField, d.TextMax, d.Confirm = "The outcome you want", workflows.MaxDesiredText, "Send"
+	case ok:
+		d.Title = "Is “" + label + "” the outcome that matters most to you?"
+	}
+	return d
+}
+
+// outcomeAction is the page text of a desired-outcome button.
+func outcomeAction() action {
+	return action{question: "Is this the outcome that matters most to you?", done: "Thank you! Your CSM will plan around it."}
+}
+
+// outcomeLabel is the label of a desired-outcome choice as the customer's
+// playbook words it, read from the journey; the id made readable when the
+// journey cannot be asked (the page still works).
+func (s *Server) outcomeLabel(ctx context.Context, cl links.Claims) string {
+	choice, ok := strings.CutPrefix(cl.Action, workflows.OutcomeActionPrefix)
+	if !ok || choice == playbooks.OutcomeOther {
+		return ""
+	}
+	if s.opts.Client != nil {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if v, err := s.opts.Client.QueryWorkflow(ctx, workflows.WorkflowID(cl.CustomerID), "", workflows.QueryState, workflows.StateQuery{Brief: true}); err == nil {
+			var st workflows.State
+			if v.Get(&st) == nil {
+				for _, o := range st.OutcomeChoices {
+					if o.ID == choice {
+						return o.Label
+					}
+				}
+			}
+		}
+	}
+	words := strings.ReplaceAll(strings.ReplaceAll(choice, "-", " "), "_", " ")
+	return strings.ToUpper(words[:1]) + words[1:]
 }
 
 var beingRecorded = pageData{Title: "Being recorded", Message: "We are recording your answer from another click. Open the link again in a minute to see it."}
@@ -142,6 +200,17 @@ func (s *Server) act(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
+	if cl.Action == workflows.OutcomeActionPrefix+playbooks.OutcomeOther {
+		// The customer's own words: required, and bounded before anything
+		// is claimed, so a too-long answer can be corrected and sent again.
+		text := strings.TrimSpace(c.PostForm("text"))
+		if text == "" || utf8.RuneCountInString(text) > workflows.MaxDesiredText {
+			d := askPage(cl, a, "")
+			d.Message = fmt.Sprintf("Please write the outcome in 1 to %d characters. Nothing was recorded yet.", workflows.MaxDesiredText)
+			showPage(c, http.StatusUnprocessableEntity, d)
+			return
+		}
+	}
 	useID := cl.UseID()
 	log := s.log.With(zap.String("customer_id", cl.CustomerID), zap.String("action", cl.Action), zap.String("step", cl.Step),
 		zap.String("use_id", useID), zap.String("request_id", c.GetString("request_id")))
@@ -205,11 +274,17 @@ func (s *Server) apply(c *gin.Context, cl links.Claims, useID string) error {
 		// The journey refuses a link of the customer's earlier journey.
 		event.Attributes[workflows.EventAttrJourney] = cl.Journey
 	}
+	if choice, ok := strings.CutPrefix(cl.Action, workflows.OutcomeActionPrefix); ok {
+		return send(workflows.UpdateOutcome, workflows.Outcome{
+			Kind: workflows.OutcomeDesired, DesiredOutcome: choice, DesiredText: strings.TrimSpace(c.PostForm("text")),
+			Source: "email", By: "customer",
+		})
+	}
 	switch cl.Action {
 	case "book_handoff":
 		event.Type = "handoff_booked"
 		return send(workflows.UpdateEvent, event)
-	case "on_track", "register", "book_review":
+	case "on_track", "register", "book_review", "show_me_how":
 		event.Type = "email_click"
 		return send(workflows.UpdateEvent, event)
 	case "need_help":

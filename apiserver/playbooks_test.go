@@ -23,7 +23,7 @@ import (
 
 // v2YAML is the default playbook as version 2, with a shorter handoff escalation.
 func v2YAML() string {
-	src := strings.Replace(string(playbooks.DefaultYAML()), "version: 1", "version: 2", 1)
+	src := strings.Replace(string(playbooks.DefaultYAML()), "version: 2", "version: 3", 1)
 	return strings.Replace(src, "escalate_after_days: 5", "escalate_after_days: 4", 1)
 }
 
@@ -37,7 +37,7 @@ func TestPublishedPlaybooks(t *testing.T) {
 	}
 	status, body := e.do("POST", "/v1/playbooks", adminKey, map[string]any{"yaml": v2YAML()})
 	require.Equal(t, http.StatusCreated, status, body)
-	assert.Equal(t, "default@v2", body["ref"])
+	assert.Equal(t, "default@v3", body["ref"])
 	assert.Equal(t, "admin", body["published_by"])
 	status, body = e.do("POST", "/v1/playbooks", adminKey, map[string]any{"yaml": v2YAML()})
 	assert.Equal(t, http.StatusOK, status, "the same text again is the same publish: %v", body)
@@ -45,11 +45,11 @@ func TestPublishedPlaybooks(t *testing.T) {
 	assert.Equal(t, http.StatusConflict, status)
 	assert.Equal(t, "version_taken", errCode(body))
 	status, body = e.do("POST", "/v1/playbooks", adminKey, map[string]any{"yaml": string(playbooks.DefaultYAML()) + "# mine\n"})
-	assert.Equal(t, http.StatusConflict, status, "default@v1 is built in")
+	assert.Equal(t, http.StatusConflict, status, "default@v2 is built in")
 	assert.Contains(t, body["error"].(map[string]any)["message"], "built-in")
 
 	// An invalid playbook: every problem with its line.
-	bad := strings.Replace(v2YAML(), "version: 2", "version: 3", 1)
+	bad := strings.Replace(v2YAML(), "version: 3", "version: 4", 1)
 	bad = strings.Replace(bad, "    due_day: 10", "    due_day: 120", 1)
 	bad = strings.Replace(bad, "template: training_invite}", "template: training_invitation}", 1)
 	status, body = e.do("POST", "/v1/playbooks", adminKey, map[string]any{"yaml": bad})
@@ -60,7 +60,7 @@ func TestPublishedPlaybooks(t *testing.T) {
 		assert.Positive(t, p.(map[string]any)["line"])
 	}
 	assert.Contains(t, body["error"].(map[string]any)["message"], "milestones[0].due_day")
-	status, _ = e.do("GET", "/v1/playbooks/default@v3", csmKey, nil)
+	status, _ = e.do("GET", "/v1/playbooks/default@v4", csmKey, nil)
 	assert.Equal(t, http.StatusNotFound, status, "a refused playbook is not published")
 
 	// Reading.
@@ -68,12 +68,12 @@ func TestPublishedPlaybooks(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	list := body["playbooks"].([]any)
 	require.Len(t, list, 2)
-	assert.Equal(t, map[string]any{"ref": "default@v1", "id": "default", "version": float64(1), "name": "Standard onboarding", "built_in": true, "plans": []any{}}, list[0])
-	assert.Equal(t, "default@v2", list[1].(map[string]any)["ref"])
-	status, body = e.do("GET", "/v1/playbooks/default@v2", csmKey, nil)
+	assert.Equal(t, map[string]any{"ref": "default@v2", "id": "default", "version": float64(2), "name": "Standard onboarding", "built_in": true, "plans": []any{}}, list[0])
+	assert.Equal(t, "default@v3", list[1].(map[string]any)["ref"])
+	status, body = e.do("GET", "/v1/playbooks/default@v3", csmKey, nil)
 	require.Equal(t, http.StatusOK, status)
 	assert.Equal(t, v2YAML(), body["yaml"])
-	status, body = e.do("GET", "/v1/playbooks/default@v1", csmKey, nil)
+	status, body = e.do("GET", "/v1/playbooks/default@v2", csmKey, nil)
 	require.Equal(t, http.StatusOK, status)
 	assert.Equal(t, string(playbooks.DefaultYAML()), body["yaml"])
 	for _, ref := range []string{"default@2", "nope@v1", "Default@v1"} {
@@ -82,15 +82,15 @@ func TestPublishedPlaybooks(t *testing.T) {
 	}
 
 	// Plans.
-	status, _ = e.do("PUT", "/v1/plans/enterprise/playbook", csmKey, map[string]any{"playbook": "default@v2"})
+	status, _ = e.do("PUT", "/v1/plans/enterprise/playbook", csmKey, map[string]any{"playbook": "default@v3"})
 	assert.Equal(t, http.StatusForbidden, status)
 	status, body = e.do("PUT", "/v1/plans/enterprise/playbook", adminKey, map[string]any{"playbook": "default@v9"})
 	assert.Equal(t, http.StatusUnprocessableEntity, status)
 	assert.Equal(t, "playbook", errField(body))
-	status, body = e.do("PUT", "/v1/plans/enterprise/playbook", adminKey, map[string]any{"playbook": "default@v2"})
+	status, body = e.do("PUT", "/v1/plans/enterprise/playbook", adminKey, map[string]any{"playbook": "default@v3"})
 	require.Equal(t, http.StatusOK, status, body)
 	_, body = e.do("GET", "/v1/playbooks", csmKey, nil)
-	assert.Equal(t, map[string]any{"enterprise": "default@v2"}, body["plans"])
+	assert.Equal(t, map[string]any{"enterprise": "default@v3"}, body["plans"])
 	assert.Equal(t, []any{"enterprise"}, body["playbooks"].([]any)[1].(map[string]any)["plans"])
 
 	// Starts: a sales key names a published version; the plan decides
@@ -112,16 +112,16 @@ func TestPublishedPlaybooks(t *testing.T) {
 		}
 		return e.do("POST", "/v1/customers", salesKey, b)
 	}
-	status, body = start("named-v2", "growth", "default@v2")
+	status, body = start("named-v2", "growth", "default@v3")
 	require.Equal(t, http.StatusCreated, status, body)
-	status, body = start("named-v1", "enterprise", "default@v1")
+	status, body = start("named-v1", "enterprise", "default@v2")
 	require.Equal(t, http.StatusCreated, status, body)
 	status, body = start("by-plan", "enterprise", "")
 	require.Equal(t, http.StatusCreated, status, body)
 	status, body = start("no-plan-set", "growth", "")
 	require.Equal(t, http.StatusCreated, status, body)
 	require.Len(t, got, 4)
-	assert.Equal(t, []string{"default@v2", "default@v1", "default@v2", "default@v1"},
+	assert.Equal(t, []string{"default@v3", "default@v2", "default@v3", "default@v2"},
 		[]string{got[0].Playbook.Ref(), got[1].Playbook.Ref(), got[2].Playbook.Ref(), got[3].Playbook.Ref()})
 	assert.Equal(t, 4, got[0].Playbook.Handoff.EscalateAfterDays)
 
@@ -130,7 +130,7 @@ func TestPublishedPlaybooks(t *testing.T) {
 	assert.Equal(t, "playbook", errField(body))
 	assert.Contains(t, body["error"].(map[string]any)["message"], "no published playbook default@v7")
 	b := startBody("both")
-	b["playbook"], b["playbook_yaml"] = "default@v2", v2YAML()
+	b["playbook"], b["playbook_yaml"] = "default@v3", v2YAML()
 	status, body = e.do("POST", "/v1/customers", adminKey, b)
 	assert.Equal(t, http.StatusUnprocessableEntity, status)
 	assert.Contains(t, body["error"].(map[string]any)["message"], "not both")
@@ -156,10 +156,10 @@ func TestPlaybookLookupStoreDown(t *testing.T) {
 	status, body := e.do("POST", "/v1/customers", salesKey, b)
 	assert.Equal(t, http.StatusServiceUnavailable, status)
 	assert.Equal(t, "store_unavailable", errCode(body))
-	b["playbook"] = "default@v2"
+	b["playbook"] = "default@v3"
 	status, _ = e.do("POST", "/v1/customers", salesKey, b)
 	assert.Equal(t, http.StatusServiceUnavailable, status)
-	b["playbook"] = "default@v1"
+	b["playbook"] = "default@v2"
 	run := mocks.NewWorkflowRun(t)
 	run.On("GetRunID").Return("run-1").Maybe()
 	e.c.On("ExecuteWorkflow", mock.Anything, mock.Anything, workflows.WorkflowName, mock.Anything).Return(run, nil).Once()
@@ -186,7 +186,7 @@ func TestSimulateRoute(t *testing.T) {
 	}
 	status, _ := doInto(t, e, "POST", "/v1/playbooks/simulate", csmKey, map[string]any{"scenarios": []string{"silent"}, "until": 30}, &res)
 	require.Equal(t, http.StatusOK, status)
-	assert.Equal(t, "default@v1", res.Playbook)
+	assert.Equal(t, "default@v2", res.Playbook)
 	require.Len(t, res.Results, 1)
 	assert.Equal(t, 30.0, res.Results[0].Until)
 	found := false
@@ -215,12 +215,12 @@ func TestSimulateRoute(t *testing.T) {
 		} `json:"scenarios"`
 	}
 	status, _ = doInto(t, e, "POST", "/v1/playbooks/simulate", csmKey, map[string]any{
-		"playbook_yaml": v2YAML(), "compare": "default@v1", "scenarios": []string{"silent", "engaged"},
+		"playbook_yaml": v2YAML(), "compare": "default@v2", "scenarios": []string{"silent", "engaged"},
 		"scenario_yaml": []string{"name: mine\nuntil: 20\nhappens:\n  - {day: 2, event: login}\n"},
 	}, &diff)
 	require.Equal(t, http.StatusOK, status)
-	assert.Equal(t, "default@v2", diff.Playbook)
-	assert.Equal(t, "default@v1", diff.Old)
+	assert.Equal(t, "default@v3", diff.Playbook)
+	assert.Equal(t, "default@v2", diff.Old)
 	require.Len(t, diff.Scenarios, 3)
 	require.Len(t, diff.Scenarios[0].Moved, 1)
 	assert.Equal(t, "handoff:escalation", diff.Scenarios[0].Moved[0].Step)
@@ -237,7 +237,7 @@ func TestSimulateRoute(t *testing.T) {
 	assert.Equal(t, float64(3), body["problems"].([]any)[0].(map[string]any)["line"])
 	status, body = e.do("POST", "/v1/playbooks/simulate", csmKey, map[string]any{"scenario_yaml": []string{"name: x\nhappens:\n  - {day: 1, event: logn}\n"}})
 	assert.Equal(t, http.StatusUnprocessableEntity, status)
-	assert.Contains(t, body["error"].(map[string]any)["message"], `line 3: happens[0].event: the playbook default@v1 has no event type "logn"`)
+	assert.Contains(t, body["error"].(map[string]any)["message"], `line 3: happens[0].event: the playbook default@v2 has no event type "logn"`)
 	status, body = e.do("POST", "/v1/playbooks/simulate", csmKey, map[string]any{"playbook_yaml": strings.Replace(v2YAML(), "    due_day: 10", "    due_day: 120", 1)})
 	assert.Equal(t, http.StatusUnprocessableEntity, status)
 	assert.Equal(t, "playbook_yaml", errField(body))

@@ -46,6 +46,9 @@ type Options struct {
 	Store       Store
 	SendGridKey *ecdsa.PublicKey // nil turns the SendGrid webhook off
 	Outbox      OutboxReader     // dev mode: /dev/outbox shows the local outbox
+	// Insights is where the insights job's runs are read; nil: the insights
+	// routes answer 404.
+	Insights InsightsStore
 
 	// Mount adds routes of other parts served by the same server (the
 	// dashboard under /ui), after the API's middleware.
@@ -151,6 +154,9 @@ func (s *Server) routes() {
 	v1.GET("/playbooks/:ref", s.auth(config.RoleCSM), s.getPlaybook)
 	v1.POST("/playbooks/simulate", s.auth(config.RoleCSM), s.simulate)
 	v1.PUT("/plans/:plan/playbook", s.auth(config.RoleAdmin), s.setPlanPlaybook)
+	v1.GET("/insights", s.auth(config.RoleCSM), s.getInsights)
+	v1.POST("/insights/run", s.auth(config.RoleAdmin), s.runInsights)
+	v1.GET("/customers/:id/insights", s.auth(config.RoleCSM), s.getCustomerInsights)
 	v1.GET("/suppressions", s.auth(config.RoleAdmin), s.getSuppression)
 	v1.DELETE("/suppressions/:email", s.auth(config.RoleAdmin), s.liftSuppression)
 	v1.POST("/webhooks/deals", s.dealWebhook)

@@ -17,7 +17,7 @@ import (
 // labV2 is the default playbook as version 2 with the handoff escalation a
 // day sooner.
 func labV2() string {
-	src := strings.Replace(string(playbooks.DefaultYAML()), "version: 1", "version: 2", 1)
+	src := strings.Replace(string(playbooks.DefaultYAML()), "version: 2", "version: 3", 1)
 	return strings.Replace(src, "escalate_after_days: 5", "escalate_after_days: 4", 1)
 }
 
@@ -39,10 +39,10 @@ func TestPlaybookLabOverHTTP(t *testing.T) {
 	page := readBody(resp)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Contains(t, page, `data-ref="default@v1"`)
+	assert.Contains(t, page, `data-ref="default@v2"`)
 	assert.NotContains(t, page, `id="lab-publish"`, "a CSM sees no publish button")
 
-	code, body := post(csm, url.Values{"csrf": {csrf}, "yaml": {labV2()}, "b": {"default@v1"}, "scenario": {"silent"}, "do": {"simulate"}})
+	code, body := post(csm, url.Values{"csrf": {csrf}, "yaml": {labV2()}, "b": {"default@v2"}, "scenario": {"silent"}, "do": {"simulate"}})
 	require.Equal(t, http.StatusOK, code, body)
 	assert.Contains(t, body, `data-scenario="silent"`)
 	assert.Contains(t, body, `class="moved" data-step="handoff:escalation"`)
@@ -58,10 +58,10 @@ func TestPlaybookLabOverHTTP(t *testing.T) {
 	code, body = post(csm, url.Values{"csrf": {csrf}, "a": {"default@v9"}, "scenario": {"silent"}})
 	assert.Equal(t, http.StatusUnprocessableEntity, code)
 	assert.Contains(t, body, "no published playbook default@v9")
-	code, body = post(csm, url.Values{"csrf": {csrf}, "a": {"default@v1"}})
+	code, body = post(csm, url.Values{"csrf": {csrf}, "a": {"default@v2"}})
 	assert.Equal(t, http.StatusUnprocessableEntity, code)
 	assert.Contains(t, body, "Pick at least one scenario")
-	code, _ = post(csm, url.Values{"a": {"default@v1"}, "scenario": {"silent"}})
+	code, _ = post(csm, url.Values{"a": {"default@v2"}, "scenario": {"silent"}})
 	assert.Equal(t, http.StatusForbidden, code, "no CSRF token, no simulation")
 
 	admin, adminCSRF := browserlessAs(t, e, adminKey)
@@ -75,7 +75,7 @@ func TestPlaybookLabOverHTTP(t *testing.T) {
 	code, body = post(admin, url.Values{"csrf": {adminCSRF}, "yaml": {labV2() + "# other\n"}, "do": {"publish"}})
 	assert.Equal(t, http.StatusConflict, code)
 	assert.Contains(t, body, "never changes")
-	p, ok, err := e.Store.PublishedPlaybook(t.Context(), "default", 2)
+	p, ok, err := e.Store.PublishedPlaybook(t.Context(), "default", 3)
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, labV2(), p.YAML)
@@ -104,7 +104,7 @@ func TestBrowserPlaybookLab(t *testing.T) {
 
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.SetValue(chromedp.ID("lab-yaml"), labV2()),
-		chromedp.SetValue(chromedp.ID("lab-b"), "default@v1"),
+		chromedp.SetValue(chromedp.ID("lab-b"), "default@v2"),
 		chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('input[name="scenario"]').forEach(b => { b.checked = b.value === "silent" || b.value === "engaged"; })`),
 		chromedp.Click(chromedp.ID("lab-simulate")),
 		chromedp.WaitVisible(css(`section[data-scenario="silent"] li.moved[data-step="handoff:escalation"]`)),
@@ -117,7 +117,7 @@ func TestBrowserPlaybookLab(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(chromedp.ID("lab-publish")),
 		chromedp.WaitVisible(chromedp.ID("lab-message")),
-		chromedp.WaitVisible(css(`#versions tr[data-ref="default@v2"]`)),
+		chromedp.WaitVisible(css(`#versions tr[data-ref="default@v3"]`)),
 	))
-	assert.Contains(t, run(t, ctx, chromedp.Text(chromedp.ID("lab-message"))), "Published default@v2")
+	assert.Contains(t, run(t, ctx, chromedp.Text(chromedp.ID("lab-message"))), "Published default@v3")
 }

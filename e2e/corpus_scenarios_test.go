@@ -37,7 +37,8 @@ var corpusScenarios = []corpusScenario{
 			sent("handoff:welcome"), sent("handoff:csm-task"), sent("handoff:reminder"), sent("handoff:reminder-csm"),
 			sent("handoff:escalation"),
 			sent("touchpoint:training-basics"), sent("touchpoint:webinar-welcome"), sent("touchpoint:checkin-3"),
-			sent("touchpoint:pulse-5"), sent("touchpoint:review-7"), sent("touchpoint:review-7:csm"),
+			sent("touchpoint:pulse-5"), sent("touchpoint:review-7"), sent("touchpoint:review-7:csm"), sent("touchpoint:practices-4"),
+			memoUpserted(3), updated(workflows.UpdateOutcome),
 			sent("milestone:kickoff:late-1"), sent("milestone:kickoff:late-2"), sent("milestone:kickoff:late-3"),
 			sent("milestone:team_trained:late-1"), sent("milestone:team_trained:late-2"), sent("milestone:team_trained:late-3"),
 			signaled(workflows.SignalEvent), updated(workflows.UpdateEvent),
@@ -159,12 +160,15 @@ func playOnboarding(r *recording) {
 		{ID: "checkin-3", Day: 3, Kind: playbooks.KindCheckin, Template: "checkin"},
 		{ID: "pulse-5", Day: 5, Kind: playbooks.KindHappinessPulse, Template: "happiness_pulse"},
 		{ID: "review-7", Day: 7, Kind: playbooks.KindReview, Template: "review"},
+		{ID: "practices-4", Day: 4, Kind: playbooks.KindBestPractices, Template: "best_practices"},
 	}
 	pb.Silence = playbooks.Silence{ReengageAfterDays: 30, ManagerAfterDays: 40}
 	r.begin(corpusInput("onboarding", pb, 500*time.Millisecond))
 	r.waitStep("handoff:welcome", 10*time.Second)
 	r.day(0.5)
 	r.signal(workflows.EngagementEvent{ID: "login-1", Type: "login", Source: "product"})
+	r.outcome(workflows.Outcome{Kind: workflows.OutcomeDesired, DesiredOutcome: "cut-reporting-time", Source: "email", By: "customer"})
+	r.update(workflows.UpdateEvent, workflows.EngagementEvent{ID: "training-1", Type: "training_completed", Source: "academy"})
 	r.day(1.5)
 	r.update(workflows.UpdateEvent, workflows.EngagementEvent{ID: "webinar-1", Type: "webinar_attended", Source: "webinar tool"})
 	r.waitStep("handoff:reminder", 10*time.Second)

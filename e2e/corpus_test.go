@@ -416,6 +416,20 @@ func signaled(name string) check {
 	return check{"a signal " + name, func(h *histories.History) bool { return h.Signaled(name) }}
 }
 
+// memoUpserted: the run wrote its facts memo at least n times (once at
+// the start, then as facts changed).
+func memoUpserted(n int) check {
+	return check{fmt.Sprintf("at least %d facts memo upserts", n), func(h *histories.History) bool {
+		count := 0
+		for _, ev := range h.Raw.GetEvents() {
+			if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED {
+				count++
+			}
+		}
+		return count >= n
+	}}
+}
+
 func ended(how enumspb.EventType) check {
 	return check{"the run ends with " + how.String(), func(h *histories.History) bool { return h.End == how }}
 }

@@ -21,10 +21,10 @@ import (
 func TestPublishedPlaybooksOnARealServer(t *testing.T) {
 	e := newTrustEnv(t, playbooks.Default(), time.Second, nil)
 	version := func(v int, escalate int) string {
-		src := strings.Replace(string(playbooks.DefaultYAML()), "version: 1", "version: "+string(rune('0'+v)), 1)
+		src := strings.Replace(string(playbooks.DefaultYAML()), "version: 2", "version: "+string(rune('0'+v)), 1)
 		return strings.Replace(src, "escalate_after_days: 5", "escalate_after_days: "+string(rune('0'+escalate)), 1)
 	}
-	status, err := e.admin.do(http.MethodPost, "/v1/playbooks", map[string]any{"yaml": version(2, 4)}, nil)
+	status, err := e.admin.do(http.MethodPost, "/v1/playbooks", map[string]any{"yaml": version(3, 4)}, nil)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, status)
 
@@ -37,31 +37,31 @@ func TestPublishedPlaybooksOnARealServer(t *testing.T) {
 		return d
 	}
 	raw := withPlaybook("raw-co", "")
-	raw["playbook_yaml"] = version(2, 4)
+	raw["playbook_yaml"] = version(3, 4)
 	status, err = e.sales.do(http.MethodPost, "/v1/customers", raw, nil)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusForbidden, status)
 	var refused struct {
 		Problems []playbooks.Problem `json:"problems"`
 	}
-	status, err = e.admin.do(http.MethodPost, "/v1/playbooks", map[string]any{"yaml": strings.Replace(version(3, 4), "    due_day: 10", "    due_day: 120", 1)}, &refused)
+	status, err = e.admin.do(http.MethodPost, "/v1/playbooks", map[string]any{"yaml": strings.Replace(version(4, 4), "    due_day: 10", "    due_day: 120", 1)}, &refused)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusUnprocessableEntity, status)
 	require.Len(t, refused.Problems, 1)
 	assert.Equal(t, "milestones[0].due_day", refused.Problems[0].Field)
 	assert.Positive(t, refused.Problems[0].Line)
 
-	for id, ref := range map[string]string{"on-v2": "default@v2", "on-v1": "default@v1"} {
+	for id, ref := range map[string]string{"on-v2": "default@v3", "on-v1": "default@v2"} {
 		status, err = e.sales.do(http.MethodPost, "/v1/customers", withPlaybook(id, ref), nil)
 		require.NoError(t, err)
 		require.Equal(t, http.StatusCreated, status, id)
 	}
 	// v3 published and made the plan's: new customers of the plan start on
 	// it, the running ones keep theirs.
-	status, err = e.admin.do(http.MethodPost, "/v1/playbooks", map[string]any{"yaml": version(3, 6)}, nil)
+	status, err = e.admin.do(http.MethodPost, "/v1/playbooks", map[string]any{"yaml": version(4, 6)}, nil)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, status)
-	status, err = e.admin.do(http.MethodPut, "/v1/plans/pro/playbook", map[string]any{"playbook": "default@v3"}, nil)
+	status, err = e.admin.do(http.MethodPut, "/v1/plans/pro/playbook", map[string]any{"playbook": "default@v4"}, nil)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, status)
 	status, err = e.sales.do(http.MethodPost, "/v1/customers", withPlaybook("on-plan", ""), nil)
@@ -86,7 +86,7 @@ func TestPublishedPlaybooksOnARealServer(t *testing.T) {
 	for id, want := range map[string]struct {
 		ref string
 		day int
-	}{"on-v1": {"default@v1", 5}, "on-v2": {"default@v2", 4}, "on-plan": {"default@v3", 6}} {
+	}{"on-v1": {"default@v2", 5}, "on-v2": {"default@v3", 4}, "on-plan": {"default@v4", 6}} {
 		assert.Equal(t, want.ref, e.state(t, id).Playbook, id)
 		assert.Equal(t, want.day, int(escalatedOn(id)), "%s escalates on its own playbook's day", id)
 	}

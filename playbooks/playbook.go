@@ -16,6 +16,9 @@ const (
 	KindCheckin        = "checkin"
 	KindHappinessPulse = "happiness_pulse"
 	KindReview         = "review"
+	// KindBestPractices shares what green accounts do: its email is filled
+	// at send time from the latest insights that apply to the customer.
+	KindBestPractices = "best_practices"
 )
 
 // Late-ladder actions.
@@ -33,10 +36,10 @@ var Severities = []string{"low", "medium", "high", "critical"}
 var CustomerTemplates = []string{
 	"welcome", "handoff_reminder", "training_invite", "webinar_invite",
 	"checkin", "happiness_pulse", "review", "milestone_nudge", "reengage",
-	"qbr_invite", "renewal_reminder",
+	"qbr_invite", "renewal_reminder", "best_practices",
 }
 
-var touchpointKinds = []string{KindTrainingInvite, KindWebinarInvite, KindCheckin, KindHappinessPulse, KindReview}
+var touchpointKinds = []string{KindTrainingInvite, KindWebinarInvite, KindCheckin, KindHappinessPulse, KindReview, KindBestPractices}
 
 var milestoneOwners = []string{"customer", "csm", "joint"}
 
@@ -60,6 +63,42 @@ type Playbook struct {
 	Scoring        Scoring       `yaml:"scoring" json:"scoring"`
 	Adoption       Adoption      `yaml:"adoption" json:"adoption"`
 	Delivery       Delivery      `yaml:"delivery" json:"delivery,omitzero"`
+	// Outcomes are the business outcomes the champion is asked to choose
+	// from at handoff (the welcome email), "something else" added.
+	Outcomes []OutcomeChoice `yaml:"outcomes" json:"outcomes,omitempty"`
+}
+
+// OutcomeChoice is one desired outcome a customer may choose.
+type OutcomeChoice struct {
+	ID    string `yaml:"id" json:"id"`
+	Label string `yaml:"label" json:"label"`
+}
+
+// OutcomeOther is the choice id of "something else", with the customer's
+// own words; a playbook may not use it for a choice of its own.
+const OutcomeOther = "other"
+
+// Outcome finds a desired-outcome choice by id; "other" is always one.
+func (p *Playbook) Outcome(id string) (OutcomeChoice, bool) {
+	if id == OutcomeOther {
+		return OutcomeChoice{ID: OutcomeOther, Label: "Something else"}, true
+	}
+	for _, o := range p.Outcomes {
+		if o.ID == id {
+			return o, true
+		}
+	}
+	return OutcomeChoice{}, false
+}
+
+// FirstValue is the milestone the playbook marks as first value.
+func (p *Playbook) FirstValue() (Milestone, bool) {
+	for _, m := range p.Milestones {
+		if m.FirstValue {
+			return m, true
+		}
+	}
+	return Milestone{}, false
 }
 
 // Bounds on a playbook. A journey carries its playbook in every run's input
@@ -80,6 +119,8 @@ const (
 	MaxSLADays          = 365
 	MinGiveUpAfterDays  = 1.0 / 24 // an hour
 	MaxGiveUpAfterDays  = 30
+	MaxOutcomeChoices   = 10
+	MaxOutcomeLabelLen  = 60 // characters: a choice is a button in an email
 )
 
 // DefaultGiveUpAfterDays is how long a message is retried when the playbook
@@ -128,6 +169,9 @@ type Milestone struct {
 	Owner        string       `yaml:"owner" json:"owner"`
 	Deliverables []string     `yaml:"deliverables" json:"deliverables"`
 	Late         []LadderStep `yaml:"late" json:"late,omitempty"`
+	// FirstValue marks the milestone at which the customer first gets value
+	// from the product: insights measure the time to it.
+	FirstValue bool `yaml:"first_value" json:"first_value,omitempty"`
 }
 
 // Touchpoint is a customer email sent on a given onboarding day.

@@ -168,6 +168,30 @@ func (v *validator) check(p *Playbook) {
 	v.checkScoring(p.Scoring)
 	v.checkAdoption(p.Adoption)
 	v.checkDelivery(p.Delivery)
+	v.checkOutcomes(p.Outcomes)
+}
+
+func (v *validator) checkOutcomes(choices []OutcomeChoice) {
+	v.most("outcomes", len(choices), MaxOutcomeChoices, "outcomes")
+	seen := map[string]int{}
+	for i, o := range choices {
+		at := fmt.Sprintf("outcomes[%d]", i)
+		if v.id(at+".id", o.ID) {
+			switch first, dup := seen[o.ID]; {
+			case o.ID == OutcomeOther:
+				v.add(at+".id", "%q is the built-in \"something else\" choice; use another id", OutcomeOther)
+			case dup:
+				v.add(at+".id", "duplicate id %q (first at outcomes[%d])", o.ID, first)
+			default:
+				seen[o.ID] = i
+			}
+		}
+		if n := utf8.RuneCountInString(o.Label); n > MaxOutcomeLabelLen {
+			v.add(at+".label", "must be at most %d characters, got %d", MaxOutcomeLabelLen, n)
+		} else if strings.TrimSpace(o.Label) == "" {
+			v.add(at+".label", "is required")
+		}
+	}
 }
 
 func (v *validator) checkBusinessHours(b BusinessHours) {
@@ -233,6 +257,7 @@ func (v *validator) checkMilestones(p *Playbook) {
 	}
 	v.most("milestones", len(p.Milestones), MaxMilestones, "milestones")
 	seen := map[string]int{}
+	firstValue := -1
 	for i, m := range p.Milestones {
 		at := fmt.Sprintf("milestones[%d]", i)
 		if v.id(at+".id", m.ID) {
@@ -259,6 +284,13 @@ func (v *validator) checkMilestones(p *Playbook) {
 			v.text(fmt.Sprintf("%s.deliverables[%d]", at, j), d, false)
 		}
 		v.checkLadder(at+".late", m.Late, false)
+		if m.FirstValue {
+			if firstValue >= 0 {
+				v.add(at+".first_value", "only one milestone can be first value (already milestones[%d])", firstValue)
+			} else {
+				firstValue = i
+			}
+		}
 	}
 }
 

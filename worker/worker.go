@@ -29,7 +29,10 @@ func Activities(cfg *config.Config, st *store.Store) (*activities.Activities, er
 	if err != nil {
 		return nil, err
 	}
-	acts := &activities.Activities{Templates: tpl, Mailer: activities.NewOutbox(st)}
+	acts := &activities.Activities{
+		Templates: tpl, Mailer: activities.NewOutbox(st),
+		Insights: &activities.StoreInsights{Store: st}, Results: st,
+	}
 	if cfg.LinkSecret == "" {
 		return nil, errors.New("LIFECYCLE_LINK_SECRET: the worker signs the action links in emails; set a secret of 16+ characters")
 	}
@@ -116,5 +119,10 @@ func NewVersioned(c client.Client, acts *activities.Activities, v Versioning) sd
 // a replayer, a test environment).
 func Register(r sdkworker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.CustomerLifecycle, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	// A run of the insights job lasts seconds: whichever build is current
+	// runs it, nothing is pinned.
+	r.RegisterWorkflowWithOptions(workflows.Insights, workflow.RegisterOptions{
+		Name: workflows.InsightsWorkflowName, VersioningBehavior: workflow.VersioningBehaviorAutoUpgrade,
+	})
 	r.RegisterActivity(acts)
 }

@@ -128,7 +128,9 @@ type Account struct {
 //     changes; email keys and links scoped by journey (chapter).
 //  3. The main loop waits for sends in its selector instead of a coroutine
 //     per message (a step's commands in the order it gave them).
-const Revision = 3
+//  4. The journey keeps its facts for the insights job in its memo
+//     (insights.MemoKey), upserted when they change.
+const Revision = 4
 
 // JourneyInput starts (or, with Carry set, continues) a journey.
 type JourneyInput struct {
@@ -250,6 +252,7 @@ const (
 var OutcomeKinds = []string{
 	OutcomeHandoffHeld, OutcomeMilestoneDone, OutcomeMilestoneBlocked, OutcomeComplaintResolved,
 	OutcomeMeetingHeld, OutcomeSentiment, OutcomeRisk, OutcomeRenewed, OutcomeChurned, OutcomeOffboarded,
+	OutcomeDesired,
 }
 
 // Outcome is what a CSM records. Fields beyond Kind depend on the kind.
@@ -260,8 +263,16 @@ type Outcome struct {
 	Sentiment   int       `json:"sentiment,omitempty"`    // sentiment: 1 (very unhappy) to 5 (delighted)
 	Risk        string    `json:"risk,omitempty"`         // risk: "none", "low", "medium", "high"
 	RenewalDate time.Time `json:"renewal_date,omitempty"` // renewed: the new renewal date (default +1 year)
-	Note        string    `json:"note,omitempty"`
-	By          string    `json:"by,omitempty"`
+	// desired_outcome: a choice of the playbook's outcomes ("other" with
+	// DesiredText); Remove drops it instead.
+	DesiredOutcome string `json:"desired_outcome,omitempty"`
+	DesiredText    string `json:"desired_text,omitempty"`
+	Remove         bool   `json:"remove,omitempty"`
+	Note           string `json:"note,omitempty"`
+	By             string `json:"by,omitempty"`
+	// Source says where it came from ("email" for a customer's click);
+	// empty for a CSM's record.
+	Source string `json:"source,omitempty"`
 }
 
 // PauseRequest pauses a journey (holiday, legal hold, ...).

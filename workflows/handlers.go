@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/seed-a80403e2/lifecycle/internal/insights"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 )
 
@@ -195,6 +196,11 @@ func (j *journey) onEvent(ctx workflow.Context, ev EngagementEvent) (EventResult
 	} else {
 		j.engage(now, j.pb.Scoring.Weights[ev.Type])
 	}
+	at := now
+	if j.rev >= 2 && !ev.Time.IsZero() && ev.Time.Before(now) {
+		at = ev.Time
+	}
+	j.countEvent(ev, at)
 	summary := title(ev.Type)
 	switch ev.Type {
 	case "pulse":
@@ -278,6 +284,7 @@ func (j *journey) onComplaint(ctx workflow.Context, c Complaint) (ComplaintRecei
 		Status: ComplaintOpen, ReceivedAt: now, SLADue: now.Add(j.days(j.pb.Complaints.SLADays[c.Severity])),
 	}
 	j.c.Complaints = append(j.c.Complaints, run)
+	j.count(insights.Complaints, now)
 	// A complaint is engagement too: the customer cares enough to say so.
 	j.engage(now, j.pb.Scoring.Weights["complaint"])
 	j.entry(now, EntryComplaint, "complaint:"+run.ID, fmt.Sprintf("Complaint (%s): %s", c.Severity, firstLine(c.Summary)),
@@ -343,6 +350,8 @@ func (j *journey) validateOutcome(ctx workflow.Context, o Outcome) error {
 		if !o.RenewalDate.IsZero() && !o.RenewalDate.After(j.c.RenewalDate) {
 			return rejectf("renewal_date: must be after the current renewal date %s", j.c.RenewalDate.Format("2006-01-02"))
 		}
+	case OutcomeDesired:
+		return j.validateDesired(o)
 	case OutcomeMeetingHeld, OutcomeChurned, OutcomeOffboarded:
 	default:
 		return rejectf("kind: unknown outcome %q (use %s)", o.Kind, strings.Join(OutcomeKinds, ", "))
@@ -387,11 +396,16 @@ func (j *journey) onOutcome(ctx workflow.Context, o Outcome) (State, error) {
 	case OutcomeComplaintResolved:
 		c := j.complaint(o.ComplaintID)
 		c.Status, c.ResolvedAt, c.Resolution = ComplaintResolved, now, firstLine(o.Note)
+		j.c.Insight.Resolved++
+		j.c.Insight.ResolveDays += float64(now.Sub(c.ReceivedAt)) / float64(j.in.DayLength)
 		summary, step = "Complaint resolved: "+o.ComplaintID, step+":"+o.ComplaintID
 		j.pruneComplaints(now)
 	case OutcomeMeetingHeld:
 		j.engage(now, j.pb.Scoring.Weights["meeting_held"])
+		j.count(insights.Meetings, now)
 		summary = "Meeting held"
+	case OutcomeDesired:
+		summary = j.applyDesired(now, o)
 	case OutcomeSentiment:
 		j.c.Happiness.Sentiment = o.Sentiment
 		summary = fmt.Sprintf("CSM sentiment: %d of 5", o.Sentiment)
@@ -419,7 +433,10 @@ func (j *journey) onOutcome(ctx workflow.Context, o Outcome) (State, error) {
 
 func outcomeCause(o Outcome) string {
 	cause := "recorded"
-	if o.By != "" {
+	switch {
+	case o.Source == "email":
+		cause = "chosen by the customer in an email"
+	case o.By != "":
 		cause += " by " + o.By
 	}
 	if o.Note != "" {

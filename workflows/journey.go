@@ -524,6 +524,7 @@ func (j *journey) refresh(ctx workflow.Context, now time.Time) {
 	if j.rev >= 1 || workflow.GetVersion(ctx, "sa-scores-rounded", workflow.DefaultVersion, 1) == 1 {
 		v.Engagement, v.Happiness = roundTo5(v.Engagement), roundTo5(v.Happiness)
 	}
+	j.upsertFacts(ctx)
 	if v == j.c.Upserted {
 		return
 	}
@@ -557,6 +558,11 @@ func (j *journey) state(now time.Time, q StateQuery) State {
 		EventsCounted: j.c.Engagement.Events, ScoreHistory: []ScorePoint{},
 		Journey: j.c.Chapter, AsOf: now.UTC(), Sending: len(j.c.Sending), Failures: j.c.Failures, Revision: j.rev,
 		Started: j.c.Start.UTC(), DayLength: j.in.DayLength,
+		DesiredOutcomes: append([]DesiredOutcome{}, j.c.Outcomes...), Facts: j.facts(),
+		OutcomeChoices: []playbooks.OutcomeChoice{},
+	}
+	if len(j.pb.Outcomes) > 0 {
+		s.OutcomeChoices = append(append(s.OutcomeChoices, j.pb.Outcomes...), playbooks.OutcomeChoice{ID: playbooks.OutcomeOther, Label: "Something else"})
 	}
 	if !q.Brief {
 		s.ScoreHistory = j.scoreHistory(now)

@@ -144,6 +144,9 @@ func ValidateOutcomeFields(o Outcome, today time.Time) error {
 	c.text("by", o.By, MaxShortLen, false)
 	c.text("milestone_id", o.MilestoneID, 64, false)
 	c.text("complaint_id", o.ComplaintID, 64, false)
+	c.text("desired_outcome", o.DesiredOutcome, 64, false)
+	c.text("desired_text", o.DesiredText, MaxDesiredText, false)
+	c.text("source", o.Source, MaxShortLen, false)
 	if o.Kind == OutcomeRenewed && !o.RenewalDate.IsZero() && o.RenewalDate.After(today.AddDate(MaxRenewalYears, 0, 0)) {
 		c.fail("renewal_date", "at most %d years ahead", MaxRenewalYears)
 	}

@@ -128,7 +128,7 @@ func TestThreeYearsContinueAsNewKeepsEverything(t *testing.T) {
 func TestPlaybookVersionStaysWithTheJourney(t *testing.T) {
 	v1 := playbooks.Default()
 	v2 := playbooks.Default()
-	v2.Version = 2
+	v2.Version++
 	for i := range v2.Touchpoints {
 		v2.Touchpoints[i].Day = min(v2.Touchpoints[i].Day+2, v2.OnboardingDays)
 	}
@@ -144,9 +144,9 @@ func TestPlaybookVersionStaysWithTheJourney(t *testing.T) {
 	b.run(91)
 
 	require.Len(t, a.runs, 2, "A continued as new at its term boundary")
-	assert.Equal(t, "default@v1", a.final.Playbook)
+	assert.Equal(t, "default@v2", a.final.Playbook)
 	assert.Equal(t, expectedTouchpoints(v1), filter(a.sent(workflows.EntryTouchpoint), "handoff:welcome", "touchpoint:"))
-	assert.Equal(t, "default@v2", b.final.Playbook)
+	assert.Equal(t, "default@v3", b.final.Playbook)
 	assert.Equal(t, expectedTouchpoints(v2), filter(b.sent(workflows.EntryTouchpoint), "handoff:welcome", "touchpoint:"))
 }
 

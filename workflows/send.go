@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/seed-a80403e2/lifecycle/activities"
+	"github.com/seed-a80403e2/lifecycle/internal/insights"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 )
 
@@ -36,6 +37,8 @@ func actionsFor(kind string) []action {
 		return append(append([]action(nil), pulseActions...), actProblem)
 	case playbooks.KindReview:
 		return []action{actBookReview, actProblem}
+	case playbooks.KindBestPractices:
+		return []action{actShowMeHow, actNeedHelp}
 	default:
 		return []action{actOnTrack, actNeedHelp, actProblem}
 	}
@@ -74,6 +77,12 @@ func (j *journey) key(step string) string {
 }
 
 func (j *journey) emailCustomer(ctx workflow.Context, now time.Time, step, template string, data map[string]string, actions []action, summary, cause string) error {
+	return j.emailCustomerAbout(ctx, now, step, template, data, actions, summary, cause, nil)
+}
+
+// emailCustomerAbout is emailCustomer with the customer's facts attached:
+// the activity fills the email from the latest insights at send time.
+func (j *journey) emailCustomerAbout(ctx workflow.Context, now time.Time, step, template string, data map[string]string, actions []action, summary, cause string, about *insights.Subject) error {
 	fields := map[string]string{
 		"AccountName": j.in.Account.Name, "CSMName": j.c.CSM.Name, "CSMEmail": j.c.CSM.Email,
 		"Day": fmt.Sprint(int(j.dayOf(now))),
@@ -85,7 +94,7 @@ func (j *journey) emailCustomer(ctx workflow.Context, now time.Time, step, templ
 	req := activities.CustomerEmail{
 		Key: j.key(step), CustomerID: j.in.Account.ID, Journey: j.c.Chapter, Step: step,
 		To:       activities.Recipient{Name: champion.Name, Email: champion.Email},
-		Template: template, Data: fields, Actions: actions, ScheduledFor: now,
+		Template: template, Data: fields, Actions: actions, ScheduledFor: now, About: about,
 	}
 	if j.c.EmailBlocked != "" {
 		j.entry(now, EntrySystem, step+":not-sent", summary+" not sent", "customer emails stopped: "+j.c.EmailBlocked, "")
@@ -122,6 +131,16 @@ func (j *journey) recipient(role string) activities.Recipient {
 }
 
 func (j *journey) notify(ctx workflow.Context, now time.Time, role, step, subject, body, cause string) error {
+	return j.notifyAbout(ctx, now, role, step, subject, body, cause, nil)
+}
+
+// brief is a notice to the CSM that carries the customer's desired outcomes
+// and, filled in at send time, its top gaps against green accounts.
+func (j *journey) brief(ctx workflow.Context, now time.Time, step, subject, body, cause string) error {
+	return j.notifyAbout(ctx, now, roleCSM, step, subject, body+j.outcomeLine(), cause, j.gapsRequest())
+}
+
+func (j *journey) notifyAbout(ctx workflow.Context, now time.Time, role, step, subject, body, cause string, about *insights.Subject) error {
 	to := j.recipient(role)
 	kind := EntryEscalation
 	if role == roleCSM {
@@ -129,7 +148,7 @@ func (j *journey) notify(ctx workflow.Context, now time.Time, role, step, subjec
 	}
 	req := activities.TeamNotice{
 		Key: j.key(step), CustomerID: j.in.Account.ID, Step: step, Role: role, To: to,
-		Subject: subject, Body: body + "\n\nWhy: " + cause, ScheduledFor: now,
+		Subject: subject, Body: body + "\n\nWhy: " + cause, ScheduledFor: now, About: about,
 	}
 	j.entry(now, kind, step, subject, cause, to.Email)
 	if j.rev >= 2 {

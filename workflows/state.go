@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/seed-a80403e2/lifecycle/activities"
+	"github.com/seed-a80403e2/lifecycle/internal/insights"
+	"github.com/seed-a80403e2/lifecycle/playbooks"
 )
 
 // Carry is the journey's whole state. It is carried across continue-as-new
@@ -65,6 +67,11 @@ type Carry struct {
 	Sending []SendRun `json:"sending,omitempty"`
 	// Failures counts messages given up after the delivery deadline.
 	Failures int `json:"failures,omitempty"`
+
+	// Outcomes are the business outcomes the customer wants, the most
+	// important first. Insight is what the insights job is told.
+	Outcomes []DesiredOutcome `json:"outcomes,omitempty"`
+	Insight  InsightCounts    `json:"insight,omitzero"`
 }
 
 // SendRun is a message in flight: exactly one of Customer and Notice is set.
@@ -247,6 +254,12 @@ type State struct {
 	// customer); DayLength the length of its days.
 	Started   time.Time     `json:"started"`
 	DayLength time.Duration `json:"day_length"`
+	// DesiredOutcomes are the outcomes the customer wants, most important
+	// first; OutcomeChoices what the playbook offers ("other" included).
+	DesiredOutcomes []DesiredOutcome          `json:"desired_outcomes"`
+	OutcomeChoices  []playbooks.OutcomeChoice `json:"outcome_choices"`
+	// Facts is what the insights job reads of this journey.
+	Facts insights.Facts `json:"facts"`
 }
 
 // Scores are the four numbers the product explains.

@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/seed-a80403e2/lifecycle/internal/insights"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 )
 
@@ -116,14 +117,21 @@ func (j *journey) handoffSteps(add func(step)) {
 	if !h.WelcomeSent {
 		add(step{key: "handoff:welcome", customer: true, kind: EntryTouchpoint, due: j.customerTime(j.dayAt(0)), run: func(ctx workflow.Context, now time.Time) error {
 			h.WelcomeSent = true
-			return j.emailCustomer(ctx, now, "handoff:welcome", hp.Template, nil,
-				[]action{actBookHandoff}, "Welcome email with the handoff booking link", "deal closed")
+			actions, summary := []action{actBookHandoff}, "Welcome email with the handoff booking link"
+			var data map[string]string
+			if asks := j.outcomeActions(); len(asks) > 0 && len(j.c.Outcomes) == 0 {
+				// The champion is asked which outcome matters most, one click.
+				actions = append(actions, asks...)
+				data = map[string]string{"OutcomeQuestion": "yes"}
+				summary += " and the desired-outcome question"
+			}
+			return j.emailCustomer(ctx, now, "handoff:welcome", hp.Template, data, actions, summary, "deal closed")
 		}})
 	}
 	if !h.CSMTaskSent {
 		add(step{key: "handoff:csm-task", kind: EntryTask, due: j.dayAt(0), run: func(ctx workflow.Context, now time.Time) error {
 			h.CSMTaskSent = true
-			return j.notify(ctx, now, roleCSM, "handoff:csm-task",
+			return j.brief(ctx, now, "handoff:csm-task",
 				fmt.Sprintf("New customer %s: hold the handoff call", j.in.Account.Name),
 				fmt.Sprintf("Deal %s closed for %s (%s plan, renews %s).\nChampion: %s <%s>.\nHold the handoff call by day %d.",
 					j.in.DealID, j.in.Account.Name, j.in.Account.Plan, j.c.RenewalDate.Format("2006-01-02"),
@@ -273,14 +281,22 @@ func (j *journey) touchpointSteps(add func(step)) {
 			}
 			data := map[string]string{"Title": name}
 			cause := fmt.Sprintf("playbook day %d", tp.Day)
-			if err := j.emailCustomer(ctx, now, key, tp.Template, data, actionsFor(tp.Kind), name, cause); err != nil {
+			var about *insights.Subject
+			switch tp.Kind {
+			case playbooks.KindReview:
+				data = j.outcomeData(data)
+			case playbooks.KindBestPractices:
+				// Filled at send time from the latest insights.
+				data, about = j.outcomeData(data), j.gapsRequest()
+			}
+			if err := j.emailCustomerAbout(ctx, now, key, tp.Template, data, actionsFor(tp.Kind), name, cause, about); err != nil {
 				return err
 			}
 			if tp.Kind != playbooks.KindReview {
 				return nil
 			}
 			return j.notify(ctx, now, roleCSM, key+":csm", fmt.Sprintf("%s: prepare the %s", j.in.Account.Name, strings.ToLower(name)),
-				"The customer was invited to book it today. Bring milestone progress and the scores.", cause)
+				"The customer was invited to book it today. Bring milestone progress and the scores."+j.outcomeLine(), cause)
 		}})
 	}
 }
@@ -293,6 +309,8 @@ func defaultTitle(tp playbooks.Touchpoint) string {
 		return "How is it going?"
 	case playbooks.KindCheckin:
 		return fmt.Sprintf("Day %d check-in", tp.Day)
+	case playbooks.KindBestPractices:
+		return "Best practices"
 	default:
 		return title(tp.ID)
 	}
@@ -390,7 +408,7 @@ func (j *journey) handoverSteps(add func(step), now time.Time) {
 	add(step{key: key, kind: EntryTask, due: now, run: func(ctx workflow.Context, now time.Time) error {
 		j.c.HandoversSent = j.c.Reassignments
 		st := j.state(now, StateQuery{})
-		return j.notify(ctx, now, roleCSM, key, fmt.Sprintf("You are now the CSM of %s", j.in.Account.Name),
+		return j.brief(ctx, now, key, fmt.Sprintf("You are now the CSM of %s", j.in.Account.Name),
 			fmt.Sprintf("Phase %s, day %d. Health %s: %s.\nChampion: %s <%s>.", st.Phase, st.Day, st.Scores.Health,
 				strings.Join(st.Scores.Reasons, "; "), j.champion().Name, j.champion().Email), "CSM reassigned")
 	}})
@@ -421,10 +439,10 @@ func (j *journey) adoptionSteps(add func(step)) {
 	add(step{key: key, customer: true, kind: EntryTouchpoint, due: j.customerTime(j.dayAt(day)), run: func(ctx workflow.Context, now time.Time) error {
 		a.NextQBRDay += ap.QBREveryDays
 		cause := fmt.Sprintf("QBR every %d days", ap.QBREveryDays)
-		if err := j.emailCustomer(ctx, now, key, ap.QBRTemplate, map[string]string{"Title": "Quarterly business review"}, []action{actBookReview}, "QBR invitation", cause); err != nil {
+		if err := j.emailCustomer(ctx, now, key, ap.QBRTemplate, j.outcomeData(map[string]string{"Title": "Quarterly business review"}), []action{actBookReview}, "QBR invitation", cause); err != nil {
 			return err
 		}
-		return j.notify(ctx, now, roleCSM, key+":csm", fmt.Sprintf("%s: prepare the QBR", j.in.Account.Name),
+		return j.brief(ctx, now, key+":csm", fmt.Sprintf("%s: prepare the QBR", j.in.Account.Name),
 			"The customer was invited to book the quarterly business review.", cause)
 	}})
 }

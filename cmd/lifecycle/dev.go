@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/seed-a80403e2/lifecycle/internal/devserver"
+	"github.com/seed-a80403e2/lifecycle/worker"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
@@ -82,6 +83,11 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		a.log.Info("stopping the worker")
 		stopWorker()
 	}()
+	if err := worker.EnsureInsightsSchedule(ctx, c, a.cfg.InsightsCron, func(format string, args ...any) {
+		a.log.Info(fmt.Sprintf(format, args...))
+	}); err != nil {
+		return err
+	}
 
 	fmt.Fprintf(stdout, "\nLifecycle is running (started in %s).\n\n", time.Since(started).Round(10*time.Millisecond))
 	fmt.Fprintf(stdout, "  Dashboard    %s/ui   (sign in with the csm or admin key)\n", a.cfg.PublicURL)

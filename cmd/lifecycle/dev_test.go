@@ -202,7 +202,7 @@ func TestDevRunsJourneysAcrossARestart(t *testing.T) {
 		}
 		return api.call("GET", "/v1/customers/restart-co", nil, &state) == http.StatusOK
 	})
-	assert.Equal(t, "default@v1", state.Playbook)
+	assert.Equal(t, "default@v2", state.Playbook)
 	assert.True(t, state.Handoff.ReminderSent, "state survived the restart")
 
 	// Day 5 (10 s): the escalation to the manager; day 7 (14 s): the next touchpoint.

@@ -85,7 +85,7 @@ func TestPlaybookValidate(t *testing.T) {
 	require.NoError(t, os.WriteFile(good, playbooks.DefaultYAML(), 0o644))
 	code, out, _ := runCLI(t, "playbook", "validate", good)
 	assert.Equal(t, 0, code)
-	assert.Contains(t, out, "ok (default@v1, 5 milestones, 11 touchpoints)")
+	assert.Contains(t, out, "ok (default@v2, 5 milestones, 12 touchpoints)")
 
 	bad := filepath.Join(dir, "bad.yaml")
 	src := strings.Replace(string(playbooks.DefaultYAML()), "    due_day: 10", "    due_day: 120", 1)

@@ -106,6 +106,7 @@ func (a *app) startWorker(ctx context.Context, c client.Client, st *store.Store,
 	if err != nil {
 		return nil, err
 	}
+	acts.Portfolio = worker.Portfolio{Client: c, Namespace: a.cfg.Temporal.Namespace}
 	v := worker.Versioning{On: versioned && a.cfg.Worker.Versioning, DeploymentName: a.cfg.Worker.DeploymentName, BuildID: a.cfg.Worker.BuildID}
 	if v.On && v.BuildID == "" {
 		if v.BuildID, err = buildID(); err != nil {
@@ -148,7 +149,7 @@ func (a *app) serveAPI(ctx context.Context, ln net.Listener, c client.Client, st
 	opts := apiserver.Options{
 		Client: c, Namespace: a.cfg.Temporal.Namespace, APIKeys: a.cfg.APIKeys, Playbook: playbooks.Default(),
 		DayLength: a.cfg.DayLength, DealSecret: a.cfg.DealSecret, Logger: a.log.Named("http"), Registry: a.reg,
-		Store: st,
+		Store: st, Insights: st,
 	}
 	if devOutbox {
 		opts.Outbox = st

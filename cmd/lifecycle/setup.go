@@ -23,7 +23,8 @@ import (
 
 const setupHelp = `Prepares a Temporal namespace for journeys: creates it when asked and it
 does not exist, and registers the search attributes a journey upserts
-(LifecycleHealth, LifecyclePhase, ...). Idempotent: run it on every deploy;
+(LifecycleHealth, LifecyclePhase, ...), and keeps the Temporal Schedule that
+runs the insights job nightly (LIFECYCLE_INSIGHTS_CRON). Idempotent: run it on every deploy;
 it prints what it found and what it did. The worker and the API refuse to
 start against a namespace it has not prepared.`
 
@@ -49,6 +50,9 @@ func setupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Namespace: a.cfg.Temporal.Namespace, Create: create, Retention: retention,
 		Attributes: workflows.SearchAttributeTypes,
 	}, say); err != nil {
+		return err
+	}
+	if err := worker.EnsureInsightsSchedule(ctx, c, a.cfg.InsightsCron, say); err != nil {
 		return err
 	}
 	say("namespace %s at %s is ready for journeys", a.cfg.Temporal.Namespace, a.cfg.Temporal.Address)

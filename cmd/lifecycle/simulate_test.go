@@ -61,15 +61,15 @@ func TestSimulateCommand(t *testing.T) {
 	require.NoError(t, os.WriteFile(unknown, []byte("name: unknown\nhappens:\n  - {day: 2, event: logn}\n"), 0o644))
 	code, _, errOut = runCLI(t, "simulate", "--scenario", unknown)
 	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, `scenario unknown:line 3: happens[0].event: the playbook default@v1 has no event type "logn"`)
+	assert.Contains(t, errOut, `scenario unknown:line 3: happens[0].event: the playbook default@v2 has no event type "logn"`)
 
 	shorter := filepath.Join(dir, "shorter.yaml")
 	src := strings.Replace(string(playbooks.DefaultYAML()), "escalate_after_days: 5", "escalate_after_days: 4", 1)
-	src = strings.Replace(src, "version: 1", "version: 2", 1)
+	src = strings.Replace(src, "version: 2", "version: 3", 1)
 	require.NoError(t, os.WriteFile(shorter, []byte(src), 0o644))
 	code, out, errOut = runCLI(t, "simulate", "--playbook", shorter, "--compare", "default")
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, out, "Comparing "+shorter+" (default@v2) (new) with the embedded playbook default@v1 (old)")
+	assert.Contains(t, out, "Comparing "+shorter+" (default@v3) (new) with the embedded playbook default@v2 (old)")
 	assert.Contains(t, out, "moved    handoff:escalation")
 	assert.Contains(t, out, "day 5 -> day 4 (1 day earlier)")
 	assert.Equal(t, 5, strings.Count(out, "the same steps on the same days"), "every scenario where the handoff was held")
@@ -125,12 +125,12 @@ func TestSimulateCustomer(t *testing.T) {
 	dir := t.TempDir()
 	shorter := filepath.Join(dir, "shorter.yaml")
 	src := strings.Replace(string(playbooks.DefaultYAML()), "escalate_after_days: 5", "escalate_after_days: 4", 1)
-	require.NoError(t, os.WriteFile(shorter, []byte(strings.Replace(src, "version: 1", "version: 2", 1)), 0o644))
+	require.NoError(t, os.WriteFile(shorter, []byte(strings.Replace(src, "version: 2", "version: 3", 1)), 0o644))
 
 	code, out, errOut := runCLI(t, "simulate", "--customer", st.CustomerID, "--playbook", shorter, "--api-url", srv.URL, "--api-key", key)
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "Hooli: 6 recorded happenings over 30 days")
-	assert.Contains(t, out, "with what happened (default@v1) (old)")
+	assert.Contains(t, out, "with what happened (default@v2) (old)")
 	assert.Contains(t, out, "moved    handoff:booked-escalation")
 	assert.Contains(t, out, "day 5 -> day 4")
 
@@ -144,7 +144,7 @@ func TestSimulateCustomer(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	assert.Empty(t, got.Diff.Moved, "under its own playbook the replay does what happened")
-	assert.Equal(t, "default@v1", got.ActualPlaybook)
+	assert.Equal(t, "default@v2", got.ActualPlaybook)
 
 	code, _, errOut = runCLI(t, "simulate", "--customer", st.CustomerID, "--api-url", srv.URL, "--api-key", "wrong-key-0123456789abcdef")
 	assert.Equal(t, 1, code)

@@ -32,10 +32,12 @@ var Roles = []string{RoleSales, RoleCSM, RoleIntegration, RoleAdmin}
 
 // Config is every setting of the lifecycle binary.
 type Config struct {
-	DataDir       string
-	HTTPAddr      string
-	APIKeys       map[string]string // key -> role
-	DayLength     time.Duration
+	DataDir   string
+	HTTPAddr  string
+	APIKeys   map[string]string // key -> role
+	DayLength time.Duration
+	// InsightsCron is when the insights job's schedule runs (UTC).
+	InsightsCron  string
 	PublicURL     string
 	LinkSecret    string
 	DealSecret    string
@@ -138,6 +140,7 @@ var Settings = []Setting{
 	{"LIFECYCLE_WORKER_VERSIONING", "worker-versioning", "on", "on: the worker joins a Worker Deployment and journeys are pinned to the build that runs them until their next continue-as-new; off: unversioned (one build at a time)", worker},
 	{"LIFECYCLE_DEPLOYMENT_NAME", "deployment-name", "lifecycle", "Worker Deployment name the workers join", []string{CmdWorker, CmdDeployment}},
 	{"LIFECYCLE_BUILD_ID", "build-id", "<version>", "this build's id in the Worker Deployment; defaults to the version stamped at build time, else the VCS revision", worker},
+	{"LIFECYCLE_INSIGHTS_CRON", "insights-cron", "0 3 * * *", "when the insights job (what green accounts do) runs: a cron expression in UTC, kept in the Temporal Schedule lifecycle-insights", []string{CmdDev, CmdSetup}},
 	{"LIFECYCLE_API_URL", "api-url", "http://127.0.0.1:8080", "the API that simulate --customer reads the customer from", []string{CmdSimulate}},
 	{"LIFECYCLE_API_KEY", "api-key", "", "an API key (csm or admin) for simulate --customer", []string{CmdSimulate}},
 	{"LOG_LEVEL", "log-level", "info", "debug, info, warn or error", temporal},
@@ -244,6 +247,10 @@ func Load(flags map[string]*string, cmd string) (*Config, error) {
 		bad("LIFECYCLE_DAY_LENGTH", "must be between 1s and 24h, got %s", d)
 	}
 	c.DayLength = d
+	c.InsightsCron = strings.TrimSpace(get("LIFECYCLE_INSIGHTS_CRON"))
+	if f := strings.Fields(c.InsightsCron); !(len(f) == 5 || (len(f) == 1 && strings.HasPrefix(f[0], "@"))) {
+		bad("LIFECYCLE_INSIGHTS_CRON", "%q is not a cron expression of five fields (minute hour day month weekday) or @daily", c.InsightsCron)
+	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.HTTPAddr
 	}

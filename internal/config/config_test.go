@@ -118,7 +118,7 @@ func TestEachCommandTakesOnlyItsSettings(t *testing.T) {
 	assert.NotContains(t, api, "sendgrid-api-key", "the API sends no email")
 	assert.NotContains(t, api, "worker-http-addr")
 	assert.ElementsMatch(t, []string{"temporal-address", "temporal-namespace", "temporal-tls-cert", "temporal-tls-key",
-		"temporal-tls-ca", "temporal-tls-server-name", "temporal-api-key", "log-level", "log-format"}, setup)
+		"temporal-tls-ca", "temporal-tls-server-name", "temporal-api-key", "log-level", "log-format", "insights-cron"}, setup)
 	for _, s := range config.Settings {
 		assert.NotEmpty(t, s.Commands, "%s is read by no command", s.Env)
 	}

@@ -125,7 +125,7 @@ func newCatalog() *catalog {
 	for w, days := range Windows {
 		for k := range NumKinds {
 			c.add(&def{id: fmt.Sprintf("event:%s:%d", KindEvents[k], days), kind: DiffEvent,
-				text: fmt.Sprintf("%s in their first %d days", kindWords[k].did, days),
+				text:  fmt.Sprintf("%s in their first %d days", kindWords[k].did, days),
 				event: KindEvents[k], kindIdx: k, win: w, day: days})
 		}
 	}

@@ -131,8 +131,12 @@ func (s *Signer) Parse(token string) (Claims, error) {
 // Tokens without a journey keep the use ids they always had.
 func (c Claims) UseID() string {
 	group := c.Action
-	if strings.HasPrefix(c.Action, "pulse_") || c.Action == "on_track" || c.Action == "need_help" {
+	switch {
+	case strings.HasPrefix(c.Action, "pulse_") || c.Action == "on_track" || c.Action == "need_help":
 		group = "answer"
+	case strings.HasPrefix(c.Action, "outcome_"):
+		// One desired outcome per email: the first choice clicked counts.
+		group = "outcome"
 	}
 	key := c.CustomerID + "\x00" + c.Step + "\x00" + group
 	if c.Journey != "" {

@@ -305,8 +305,8 @@ func TestScenarioErrorsNameTheLine(t *testing.T) {
 	// What only the playbook can say: its event types and milestones.
 	sc := parse(t, "name: x\nhappens:\n  - {day: 1, event: login}\n  - {day: 2, event: logn}\n  - {day: 3, outcome: milestone_completed, milestone: kickof}\n")
 	_, err = simulate.Simulate(context.Background(), playbooks.Default(), sc, simulate.Options{})
-	assert.ErrorContains(t, err, `line 4: happens[1].event: the playbook default@v1 has no event type "logn"`)
-	assert.ErrorContains(t, err, `line 5: happens[2].milestone: the playbook default@v1 has no milestone "kickof"`)
+	assert.ErrorContains(t, err, `line 4: happens[1].event: the playbook default@v2 has no event type "logn"`)
+	assert.ErrorContains(t, err, `line 5: happens[2].milestone: the playbook default@v2 has no milestone "kickof"`)
 	_, err = simulate.Simulate(context.Background(), playbooks.Default(), parse(t, "name: x\nhappens: []\n"), simulate.Options{Until: simulate.MaxDays + 1})
 	assert.ErrorContains(t, err, "until")
 }
