@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -29,9 +28,13 @@ func EnsureInsightsSchedule(ctx context.Context, c client.Client, cron string, s
 		cron = workflows.DefaultInsightsCron
 	}
 	spec := client.ScheduleSpec{CronExpressions: []string{cron}}
+	// The server keeps a cron as calendars, not as the text: the note says
+	// which cron the schedule was made from, to tell a changed setting.
+	note := scheduleNote(cron)
 	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
 		ID:      workflows.InsightsScheduleID,
 		Spec:    spec,
+		Note:    note,
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 		Action: &client.ScheduleWorkflowAction{
 			ID: InsightsRunID, Workflow: workflows.InsightsWorkflowName, TaskQueue: workflows.TaskQueue,
@@ -52,12 +55,16 @@ func EnsureInsightsSchedule(ctx context.Context, c client.Client, cron string, s
 	if err != nil {
 		return fmt.Errorf("insights schedule: %w", err)
 	}
-	if slices.Equal(desc.Schedule.Spec.CronExpressions, spec.CronExpressions) {
+	if desc.Schedule.State != nil && desc.Schedule.State.Note == note {
 		say("insights schedule %s found (cron %q, UTC)", workflows.InsightsScheduleID, cron)
 		return nil
 	}
 	err = h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 		in.Description.Schedule.Spec = &spec
+		if in.Description.Schedule.State == nil {
+			in.Description.Schedule.State = &client.ScheduleState{}
+		}
+		in.Description.Schedule.State.Note = note
 		return &client.ScheduleUpdate{Schedule: &in.Description.Schedule}, nil
 	}})
 	if err != nil {
@@ -65,4 +72,9 @@ func EnsureInsightsSchedule(ctx context.Context, c client.Client, cron string, s
 	}
 	say("insights schedule %s now runs on cron %q (UTC)", workflows.InsightsScheduleID, cron)
 	return nil
+}
+
+// scheduleNote is the schedule's note for a cron.
+func scheduleNote(cron string) string {
+	return fmt.Sprintf("lifecycle insights job, cron %q (UTC), set by lifecycle setup or dev (LIFECYCLE_INSIGHTS_CRON)", cron)
 }
