@@ -216,3 +216,35 @@ func TestBestPracticesEmailFallsBackToThePlaybooksText(t *testing.T) {
 	require.Len(t, m.Actions, 2)
 	assert.Equal(t, "show_me_how", m.Actions[0].ID)
 }
+
+// Facts and desired outcomes survive continue-as-new (the term boundary at
+// day 365): the first 30 days stay counted as they were, and events after
+// day 90 add to neither window.
+func TestFactsSurviveContinueAsNew(t *testing.T) {
+	pb := playbooks.Default()
+	h := newHarness(t, testInput(pb))
+	h.simulate = true
+	h.at(1, func(c *call) {
+		c.outcome("handoff", workflows.Outcome{Kind: workflows.OutcomeHandoffHeld})
+		c.outcome("desired", workflows.Outcome{Kind: workflows.OutcomeDesired, DesiredOutcome: "replace-spreadsheets"})
+		c.event("t1", "training_completed")
+	})
+	h.at(50, func(c *call) { c.event("w1", "webinar_attended") })
+	h.at(370, func(c *call) { c.event("t2", "training_completed") })
+	var before, after workflows.State
+	h.at(360, func(c *call) { before = c.state() })
+	h.at(371, func(c *call) { after = c.state() })
+	h.run(372)
+	for label, r := range h.results {
+		require.NoError(t, r.rejected, label)
+	}
+	require.GreaterOrEqual(t, len(h.runs), 2, "the term boundary continued as new")
+	assert.Equal(t, before.Facts.Events, after.Facts.Events)
+	assert.Equal(t, [2]int{1, 1}, after.Facts.Events[insights.Trainings])
+	assert.Equal(t, [2]int{0, 1}, after.Facts.Events[insights.Webinars])
+	assert.InDelta(t, 1, after.Facts.HandoffDay, 0.01)
+	assert.Equal(t, []insights.Outcome{{ID: "replace-spreadsheets", Label: "Replace spreadsheets"}}, after.Facts.Outcomes)
+	require.Len(t, after.DesiredOutcomes, 1)
+	assert.Equal(t, before.Facts.Start, after.Facts.Start, "day 0 stays day 0")
+	assert.InDelta(t, 371, after.Facts.Day(after.AsOf), 0.01)
+}
