@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -298,9 +299,30 @@ func TestDesiredOutcomeOneClickOnARealServer(t *testing.T) {
 	status, body := page(t, http.MethodGet, chosen, nil)
 	assert.Equal(t, http.StatusOK, status)
 	assert.Contains(t, body, "Is “Replace spreadsheets” the outcome that matters most to you?")
-	status, body = page(t, http.MethodPost, chosen, nil)
-	require.Equal(t, http.StatusOK, status, body)
-	assert.Contains(t, body, "Your CSM will plan around it.")
+	// The same click four times at once (the others answer "already
+	// recorded", or "being recorded" while the first is), and a sibling
+	// choice: one answer.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	recorded, already := 0, 0
+	for range 4 {
+		wg.Go(func() {
+			status, body := page(t, http.MethodPost, chosen, nil)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case status == http.StatusOK && strings.Contains(body, "Your CSM will plan around it."):
+				recorded++
+			case status == http.StatusOK && strings.Contains(body, "Already recorded"),
+				status == http.StatusAccepted && strings.Contains(body, "from another click"):
+				already++
+			default:
+				t.Errorf("click answered %d: %s", status, body)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, [2]int{1, 3}, [2]int{recorded, already}, "concurrent clicks of one link record it once")
 	status, body = page(t, http.MethodPost, sibling, nil)
 	assert.Equal(t, http.StatusOK, status)
 	assert.Contains(t, body, "Already recorded", "one answer per email")
