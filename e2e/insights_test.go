@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -14,18 +13,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/client"
-	sdkworker "go.temporal.io/sdk/worker"
-	"go.uber.org/zap"
 
 	"github.com/seed-a80403e2/lifecycle/activities"
 	"github.com/seed-a80403e2/lifecycle/apiserver"
 	"github.com/seed-a80403e2/lifecycle/internal/insights"
-	"github.com/seed-a80403e2/lifecycle/internal/links"
 	"github.com/seed-a80403e2/lifecycle/internal/store"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 	"github.com/seed-a80403e2/lifecycle/worker"
-	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
 // insightsEnv is an embedded server with a worker that runs the insights job
@@ -38,30 +32,32 @@ type insightsEnv struct {
 
 func newInsightsEnv(t *testing.T, pb *playbooks.Playbook, day time.Duration) *insightsEnv {
 	t.Helper()
-	ts, c := embedded(t, client.Options{})
-	st, err := store.Open(context.Background(), "", t.TempDir())
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	tpl, err := activities.LoadTemplates(worker.Product)
-	require.NoError(t, err)
-	signer, err := links.NewSigner(trustLink, "http://lifecycle.test", time.Hour, nil)
-	require.NoError(t, err)
-	ns := ts.GetDefaultNamespace()
-	acts := &activities.Activities{
-		Templates: tpl, Mailer: activities.NewOutbox(st), Links: signer,
-		Insights: &activities.StoreInsights{Store: st}, Results: st,
-		Portfolio: worker.Portfolio{Client: c, Namespace: ns, PageSize: 7}, // several pages
-	}
-	ts.NewWorker(workflows.TaskQueue, func(r sdkworker.Registry) { worker.Register(r, acts) })
-	api := apiserver.New(apiserver.Options{
-		Client: c, Namespace: ns, Playbook: pb, DayLength: day, Logger: zap.NewNop(),
-		APIKeys: map[string]string{trustSales: "sales", trustCSM: "csm", trustAdmin: "admin"},
-		Links:   signer, Store: st, Outbox: st, Insights: st,
+	e := &insightsEnv{}
+	e.trustEnv = newTrustEnvWith(t, pb, day, func(st *store.Store, acts *activities.Activities, opts *apiserver.Options) {
+		acts.Insights, acts.Results = &activities.StoreInsights{Store: st}, st
+		acts.Portfolio = worker.Portfolio{Client: opts.Client, Namespace: opts.Namespace, PageSize: 7} // several pages
+		opts.Insights = st
+		e.ns = opts.Namespace
 	})
-	srv := httptest.NewServer(api.Handler())
-	t.Cleanup(srv.Close)
-	return &insightsEnv{ns: ns, trustEnv: &trustEnv{c: c, st: st, signer: signer, base: srv.URL,
-		sales: httpAPI{srv.URL, trustSales}, csm: httpAPI{srv.URL, trustCSM}, admin: httpAPI{srv.URL, trustAdmin}}}
+	return e
+}
+
+// outboxStep waits for the outbox message of a customer's step.
+func outboxStep(t *testing.T, st *store.Store, customer, step string, within time.Duration) store.OutboxMessage {
+	t.Helper()
+	var found store.OutboxMessage
+	waitFor(t, customer+"'s "+step, within, func() bool {
+		msgs, err := st.OutboxList(context.Background(), customer, 0)
+		require.NoError(t, err)
+		for _, m := range msgs {
+			if m.Step == step {
+				found = m
+				return true
+			}
+		}
+		return false
+	})
+	return found
 }
 
 // insightsPlaybook is a short playbook whose days can pass in seconds: no
@@ -223,18 +219,7 @@ func TestInsightsFromAPortfolioOnARealServer(t *testing.T) {
 	assert.Contains(t, strings.Join(texts, "\n"), "12 of 12 green accounts completed a training in their first 30 days")
 
 	e.startAs(t, "lagging", "grace@vendor.example")
-	var practices activities.Message
-	waitFor(t, "the lagging customer's best-practices email", 30*time.Second, func() bool {
-		msgs, err := e.st.OutboxList(context.Background(), "lagging", 0)
-		require.NoError(t, err)
-		for _, m := range msgs {
-			if m.Step == "touchpoint:practices" {
-				practices = activities.Message{Subject: m.Subject, Text: m.Text}
-				return true
-			}
-		}
-		return false
-	})
+	practices := outboxStep(t, e.st, "lagging", "touchpoint:practices", 30*time.Second)
 	assert.Contains(t, practices.Text, "12 of 12 of our most successful customers completed a training in their first 30 days.")
 	assert.Contains(t, practices.Text, "held the handoff call by day 1")
 	// An account that got its email before the first run: the playbook's text.
@@ -277,19 +262,7 @@ func TestDesiredOutcomeOneClickOnARealServer(t *testing.T) {
 	e.start(t, "outcome-co", "deal-o1")
 	e.start(t, "words-co", "deal-o2")
 	welcome := func(id string) store.OutboxMessage {
-		var w store.OutboxMessage
-		waitFor(t, id+"'s welcome", 15*time.Second, func() bool {
-			msgs, err := e.st.OutboxList(context.Background(), id, 0)
-			require.NoError(t, err)
-			for _, m := range msgs {
-				if m.Step == "handoff:welcome" {
-					w = m
-					return true
-				}
-			}
-			return false
-		})
-		return w
+		return outboxStep(t, e.st, id, "handoff:welcome", 15*time.Second)
 	}
 	w := welcome("outcome-co")
 	assert.Contains(t, w.Text, "which outcome matters most to you?")
@@ -334,18 +307,7 @@ func TestDesiredOutcomeOneClickOnARealServer(t *testing.T) {
 	require.Len(t, st.DesiredOutcomes, 1)
 	assert.Equal(t, "replace-spreadsheets", st.DesiredOutcomes[0].ID)
 	assert.Equal(t, "email", st.DesiredOutcomes[0].Source)
-	var review store.OutboxMessage
-	waitFor(t, "the day-2 review email", 20*time.Second, func() bool {
-		msgs, err := e.st.OutboxList(context.Background(), "outcome-co", 0)
-		require.NoError(t, err)
-		for _, m := range msgs {
-			if m.Step == "touchpoint:review" {
-				review = m
-				return true
-			}
-		}
-		return false
-	})
+	review := outboxStep(t, e.st, "outcome-co", "touchpoint:review", 20*time.Second)
 	assert.Contains(t, review.Text, `You told us that "Replace spreadsheets" matters most`)
 
 	// Something else: words required, bounded, then recorded once.

@@ -52,6 +52,16 @@ type trustEnv struct {
 // newTrustEnv runs an embedded server, a worker sending through mailer
 // (the outbox when nil) and the API, with days of the given length.
 func newTrustEnv(t *testing.T, pb *playbooks.Playbook, day time.Duration, mailer func(st *store.Store) activities.Mailer) *trustEnv {
+	return newTrustEnvWith(t, pb, day, func(st *store.Store, acts *activities.Activities, _ *apiserver.Options) {
+		if mailer != nil {
+			acts.Mailer = mailer(st)
+		}
+	})
+}
+
+// newTrustEnvWith is newTrustEnv whose worker activities and API options
+// adjust can change before they start (opts has the client and namespace).
+func newTrustEnvWith(t *testing.T, pb *playbooks.Playbook, day time.Duration, adjust func(st *store.Store, acts *activities.Activities, opts *apiserver.Options)) *trustEnv {
 	t.Helper()
 	ts, c := embedded(t, client.Options{})
 	st, err := store.Open(context.Background(), "", t.TempDir())
@@ -62,16 +72,14 @@ func newTrustEnv(t *testing.T, pb *playbooks.Playbook, day time.Duration, mailer
 	signer, err := links.NewSigner(trustLink, "http://lifecycle.test", time.Hour, nil)
 	require.NoError(t, err)
 	acts := &activities.Activities{Templates: tpl, Mailer: activities.NewOutbox(st), Links: signer}
-	if mailer != nil {
-		acts.Mailer = mailer(st)
-	}
-	ts.NewWorker(workflows.TaskQueue, func(r sdkworker.Registry) { worker.Register(r, acts) })
-	api := apiserver.New(apiserver.Options{
+	opts := apiserver.Options{
 		Client: c, Namespace: ts.GetDefaultNamespace(), Playbook: pb, DayLength: day, Logger: zap.NewNop(),
 		APIKeys: map[string]string{trustSales: "sales", trustCSM: "csm", trustAdmin: "admin"},
 		Links:   signer, Store: st, Outbox: st,
-	})
-	srv := httptest.NewServer(api.Handler())
+	}
+	adjust(st, acts, &opts)
+	ts.NewWorker(workflows.TaskQueue, func(r sdkworker.Registry) { worker.Register(r, acts) })
+	srv := httptest.NewServer(apiserver.New(opts).Handler())
 	t.Cleanup(srv.Close)
 	return &trustEnv{c: c, st: st, signer: signer, base: srv.URL,
 		sales: httpAPI{srv.URL, trustSales}, csm: httpAPI{srv.URL, trustCSM}, admin: httpAPI{srv.URL, trustAdmin}}
