@@ -17,7 +17,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
+	"github.com/seed-a80403e2/lifecycle/apiserver"
 	"github.com/seed-a80403e2/lifecycle/internal/config"
+	"github.com/seed-a80403e2/lifecycle/playbooks"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
@@ -37,6 +39,18 @@ type customerData struct {
 	// ResumeEmail offers "Resume customer email" when email is stopped: to
 	// admins, when the dashboard can reach the suppression list.
 	ResumeEmail bool
+	// MaxDesiredText bounds "something else" in the desired-outcome form.
+	MaxDesiredText int
+	// Gaps is the customer against green accounts (the insights job's
+	// latest run), on the whole page only; nil without an insights store.
+	Gaps *customerGaps
+}
+
+// customerGaps is the customer page's "Gaps against green accounts".
+type customerGaps struct {
+	View    apiserver.CustomerInsightsView
+	Segment string // the segment it is judged in, in words
+	Error   string
 }
 
 // formResult is the outcome of a form posted without JavaScript.
@@ -45,7 +59,7 @@ type formResult struct {
 }
 
 func (d *Dashboard) load(ctx context.Context, id string) (customerData, error) {
-	data := customerData{ID: id}
+	data := customerData{ID: id, MaxDesiredText: workflows.MaxDesiredText}
 	wid := workflows.WorkflowID(id)
 	v, err := d.opts.Client.QueryWorkflow(ctx, wid, "", workflows.QueryState, workflows.StateQuery{At: d.opts.Now()})
 	if err == nil {
@@ -153,11 +167,27 @@ func (d *Dashboard) showCustomer(c *gin.Context, status int, form formResult) {
 	}
 	data.Form = form
 	data.ResumeEmail = d.canResumeEmail(c)
+	data.Gaps = d.gaps(ctx, data.State)
 	title := data.State.AccountName
 	if title == "" {
 		title = id
 	}
 	d.render(c, status, "customer", "", d.page(c, title, "customer", data))
+}
+
+// gaps judges the customer against the latest insights run. It is read
+// for the whole page only, not for every poll of the live part: a run
+// changes nightly, and a report can be large.
+func (d *Dashboard) gaps(ctx context.Context, st workflows.State) *customerGaps {
+	if d.opts.Insights == nil {
+		return nil
+	}
+	v, err := apiserver.CustomerInsights(ctx, d.opts.Insights, st, st.Facts.Plan, d.opts.Now())
+	if err != nil {
+		d.log.Warn("dashboard: reading the insights failed", zap.Error(err), zap.String("customer_id", st.CustomerID))
+		return &customerGaps{Error: "The insights could not be read from the store just now; reload the page to try again."}
+	}
+	return &customerGaps{View: v, Segment: segmentWords(v.Segment)}
 }
 
 // customerLive is the part of the customer page htmx polls.
@@ -220,7 +250,11 @@ func (d *Dashboard) act(c *gin.Context) {
 	switch form {
 	case "outcome":
 		o := workflows.Outcome{Kind: c.PostForm("kind"), MilestoneID: c.PostForm("milestone_id"), ComplaintID: c.PostForm("complaint_id"),
-			Risk: c.PostForm("risk"), Note: strings.TrimSpace(c.PostForm("note")), By: by}
+			Risk: c.PostForm("risk"), Note: strings.TrimSpace(c.PostForm("note")), By: by,
+			DesiredOutcome: c.PostForm("desired_outcome"), Remove: c.PostForm("remove") == "true"}
+		if o.DesiredOutcome == playbooks.OutcomeOther && !o.Remove {
+			o.DesiredText = strings.TrimSpace(c.PostForm("desired_text")) // the customer's words are for "something else" only
+		}
 		if v := c.PostForm("sentiment"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {

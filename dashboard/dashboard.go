@@ -1,6 +1,7 @@
 // Package dashboard is the CSMs' web page, served by the API server under
 // /ui: the portfolio (from Temporal visibility), the quadrant chart, one
-// customer's story with buttons for outcomes, and the local outbox. It sends
+// customer's story with buttons for outcomes, what green accounts do (the
+// insights job's latest run), and the local outbox. It sends
 // the same Temporal updates and queries as the JSON API and never reaches
 // into workflow internals. Pages are server-rendered HTML; htmx (vendored,
 // embedded) adds partial updates, Chart.js the charts. Nothing is fetched
@@ -49,6 +50,10 @@ type Options struct {
 	// Playbooks is the playbook catalogue the lab (/ui/playbooks) reads and
 	// publishes to; nil hides the lab.
 	Playbooks *apiserver.Catalogue
+	// Insights is where the insights job stores its runs (the store): the
+	// insights page (/ui/insights) and the customer page's gaps against
+	// green accounts read it; nil hides both.
+	Insights apiserver.InsightsStore
 	// Sessions keeps the signed-in browsers: the store, shared by every API
 	// replica. Required.
 	Sessions Sessions
@@ -89,7 +94,7 @@ type Dashboard struct {
 }
 
 // pageNames are the templates rendered as whole pages (each with layout.html).
-var pageNames = []string{"signin", "portfolio", "customer", "outbox", "outbox_email", "playbooks", "error"}
+var pageNames = []string{"signin", "portfolio", "customer", "outbox", "outbox_email", "playbooks", "insights", "error"}
 
 // New parses the templates and prepares the sign-in checks.
 func New(opts Options) (*Dashboard, error) {
@@ -168,6 +173,10 @@ func (d *Dashboard) Register(r *gin.Engine) {
 		in.GET("/playbooks", d.lab)
 		in.POST("/playbooks", d.requireCSRF, d.labPost)
 	}
+	if d.opts.Insights != nil {
+		in.GET("/insights", d.insights)
+		in.POST("/insights/run", d.requireCSRF, d.runInsights)
+	}
 	if d.opts.Outbox != nil {
 		in.GET("/outbox", d.outbox)
 		in.GET("/outbox/email", d.outboxEmail)
@@ -225,12 +234,14 @@ type page struct {
 	CSRF      string
 	Outbox    bool
 	Playbooks bool
+	Insights  bool
 	Nav       string
 	Content   any
 }
 
 func (d *Dashboard) page(c *gin.Context, title, nav string, content any) page {
-	p := page{Title: title, Nav: nav, Outbox: d.opts.Outbox != nil, Playbooks: d.opts.Playbooks != nil, Content: content}
+	p := page{Title: title, Nav: nav, Outbox: d.opts.Outbox != nil, Playbooks: d.opts.Playbooks != nil,
+		Insights: d.opts.Insights != nil, Content: content}
 	if s := sessionOf(c); s != nil {
 		p.Role, p.CSRF = s.role, s.csrf
 	}
@@ -257,6 +268,7 @@ var funcs = template.FuncMap{
 	"day":        func(f float64) string { return trimFloat(f) },
 	"datetime":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"date":       func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"pct":        func(rate float64) string { return strconv.FormatFloat(rate*100, 'f', 0, 64) + "%" },
 	"index0": func(u []workflows.Upcoming) *workflows.Upcoming {
 		if len(u) == 0 {
 			return nil

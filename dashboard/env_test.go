@@ -80,6 +80,9 @@ func startEnv(tb testing.TB, withWorker bool) *env {
 		if err != nil {
 			tb.Fatal(err)
 		}
+		// The insights job reads the portfolio from visibility (as serve and
+		// dev set it up) and stores its runs in st.
+		acts.Portfolio = worker.Portfolio{Client: c, Namespace: "default"}
 		w := worker.New(c, acts)
 		if err := w.Start(); err != nil {
 			tb.Fatal(err)
@@ -90,7 +93,7 @@ func startEnv(tb testing.TB, withWorker bool) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dash, err := New(Options{Client: c, Namespace: "default", APIKeys: testKeys, Outbox: st, Suppressions: st, Sessions: st, Logger: zap.NewNop(),
+	dash, err := New(Options{Client: c, Namespace: "default", APIKeys: testKeys, Outbox: st, Suppressions: st, Sessions: st, Insights: st, Logger: zap.NewNop(),
 		Playbooks: &apiserver.Catalogue{Store: st, BuiltIn: playbooks.Default(), Now: time.Now}})
 	if err != nil {
 		tb.Fatal(err)

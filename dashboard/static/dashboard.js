@@ -160,12 +160,87 @@
     canvas.dataset.drawn = "true";
   }
 
+  // The insights page: how often green accounts and the others did each
+  // thing, as horizontal bars in the run's order (claimed first). Claimed
+  // differences are solid and marked with a tick in their label; the
+  // others lighter, so the colour is not the only sign.
+  function differences(canvas) {
+    var old = Chart.getChart(canvas);
+    if (old) { old.destroy(); }
+    var data = JSON.parse(canvas.dataset.chart);
+    var bars = data.bars;
+    canvas.parentNode.style.height = Math.max(160, bars.length * 34 + 70) + "px";
+    var shade = function (solid, light) { return bars.map(function (b) { return b.claimed ? solid : light; }); };
+    new Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: bars.map(function (b) { return (b.claimed ? "\u2714 " : "") + b.text; }),
+        datasets: [
+          { label: "green accounts", data: bars.map(function (b) { return b.green; }), backgroundColor: shade("#15803d", "#bbf7d0"), borderColor: "#15803d", borderWidth: 1 },
+          { label: "others", data: bars.map(function (b) { return b.rest; }), backgroundColor: shade("#64748b", "#e2e8f0"), borderColor: "#64748b", borderWidth: 1 }
+        ]
+      },
+      options: {
+        indexAxis: "y", animation: false, maintainAspectRatio: false,
+        scales: { x: { min: 0, max: 100, title: { display: true, text: "% of the group that did it" } } },
+        plugins: {
+          legend: { position: "bottom", labels: { boxWidth: 12 } },
+          tooltip: { callbacks: { label: function (ctx) {
+            return ctx.dataset.label + ": " + ctx.raw + "%" + (bars[ctx.dataIndex].claimed ? " (claimed)" : "");
+          } } }
+        }
+      }
+    });
+    canvas.dataset.drawn = "true";
+  }
+
+  // The quadrant population at each run; each line has its own dash as
+  // well as its colour.
+  var QUADRANT_LINES = {
+    champion: { color: "#15803d", dash: [] },
+    vocal: { color: "#d97706", dash: [8, 4] },
+    quiet: { color: "#7c3aed", dash: [2, 3] },
+    "at-risk": { color: "#b91c1c", dash: [12, 3, 2, 3] }
+  };
+
+  function trend(canvas) {
+    var old = Chart.getChart(canvas);
+    if (old) { old.destroy(); }
+    var data = JSON.parse(canvas.dataset.chart);
+    new Chart(canvas, {
+      type: "line",
+      data: {
+        labels: data.dates,
+        datasets: data.series.map(function (s) {
+          var l = QUADRANT_LINES[s.quadrant] || { color: "#64748b", dash: [] };
+          return { label: s.quadrant, data: s.counts, borderColor: l.color, backgroundColor: l.color, borderDash: l.dash,
+            borderWidth: s.quadrant === "quiet" ? 3 : 2, tension: 0.2 };
+        })
+      },
+      options: {
+        animation: false, maintainAspectRatio: false,
+        scales: { y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "accounts" } } },
+        plugins: { legend: { position: "bottom", labels: { boxWidth: 24 } } }
+      }
+    });
+    canvas.dataset.drawn = "true";
+  }
+
+  // A select marked data-autosubmit sends its form when it changes (the
+  // form's button does the same without JavaScript).
+  function autosubmit(select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  }
+
   function init(root) {
+    root.querySelectorAll("select[data-autosubmit]").forEach(autosubmit);
     if (typeof Chart === "undefined") { return; }
     root.querySelectorAll("#quadrant-chart").forEach(quadrant);
     root.querySelectorAll("canvas.activity-chart").forEach(activity);
     root.querySelectorAll("canvas.score-chart").forEach(scores);
     root.querySelectorAll("canvas.lab-chart").forEach(lab);
+    root.querySelectorAll("canvas.diff-chart").forEach(differences);
+    root.querySelectorAll("canvas.trend-chart").forEach(trend);
   }
 
   // Polled fragments replace their canvases: free the old charts first.
