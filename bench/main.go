@@ -43,6 +43,7 @@ var benchmarks = []benchmark{
 	{"cost", true, benchCost},
 	{"scale", true, benchScale},
 	{"cluster", false, benchCluster}, // its own cluster: serve.sh
+	{"insights", true, benchInsights},
 }
 
 // bencher holds the settings and what the benchmarks share.
