@@ -63,6 +63,12 @@ var mockNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 // fresh SQLite store; wrap, when set, stands between the API and the store.
 func newMockEnv(t *testing.T, wrap func(*store.Store) apiserver.Store) *mockEnv {
 	t.Helper()
+	return newMockEnvWith(t, wrap, nil)
+}
+
+// newMockEnvWith is newMockEnv whose API options adjust may change.
+func newMockEnvWith(t *testing.T, wrap func(*store.Store) apiserver.Store, adjust func(st *store.Store, o *apiserver.Options)) *mockEnv {
+	t.Helper()
 	st, err := store.Open(context.Background(), "", t.TempDir())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
@@ -75,13 +81,16 @@ func newMockEnv(t *testing.T, wrap func(*store.Store) apiserver.Store) *mockEnv 
 	if wrap != nil {
 		apiStore = wrap(st)
 	}
-	api := apiserver.New(apiserver.Options{
+	opts := apiserver.Options{
 		Client: e.c, Namespace: "default",
 		APIKeys:   map[string]string{salesKey: "sales", csmKey: "csm", integKey: "integration", adminKey: "admin"},
 		DayLength: time.Hour, DealSecret: dealToken, Logger: zap.NewNop(), Registry: e.reg,
 		Now: func() time.Time { return mockNow }, Links: signer, Store: apiStore, SendGridKey: &sgKey.PublicKey,
-	})
-	srv := httptest.NewServer(api.Handler())
+	}
+	if adjust != nil {
+		adjust(st, &opts)
+	}
+	srv := httptest.NewServer(apiserver.New(opts).Handler())
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	return e
