@@ -3,6 +3,7 @@ package insights
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -387,4 +388,27 @@ func BenchmarkCompute10k(b *testing.B) {
 			b.Fatalf("%d segments", len(r.Segments))
 		}
 	}
+}
+
+// The journey hashes Facts' JSON to tell whether its memo changed; that
+// is only the same on every replay while Facts holds no map (whose JSON
+// order the determinism check cannot vouch for).
+func TestFactsHoldNoMap(t *testing.T) {
+	var walk func(rt reflect.Type, path string)
+	walk = func(rt reflect.Type, path string) {
+		switch rt.Kind() {
+		case reflect.Map:
+			t.Errorf("%s is a map", path)
+		case reflect.Struct:
+			if rt == reflect.TypeFor[time.Time]() {
+				return
+			}
+			for i := range rt.NumField() {
+				walk(rt.Field(i).Type, path+"."+rt.Field(i).Name)
+			}
+		case reflect.Slice, reflect.Array, reflect.Pointer:
+			walk(rt.Elem(), path+"[]")
+		}
+	}
+	walk(reflect.TypeFor[Facts](), "Facts")
 }
