@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/seed-a80403e2/lifecycle/internal/insights"
 )
 
 // chromium finds a Chromium; in CI (CI set) a missing one is a failure, so
@@ -203,4 +206,51 @@ func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 	v, err := chromedp.Run(ctx, a)
 	require.NoError(t, err)
 	return v
+}
+
+// TestBrowserInsights opens "What green accounts do" in headless Chromium
+// with eight weekly runs stored (about 40 green accounts against 40 others
+// on three plans and three CSMs' books): the differences chart and the
+// trend are drawn, a claimed difference's row has its numbers, and the
+// segment select switches to a plan's accounts. The screenshot is 1280
+// wide.
+func TestBrowserInsights(t *testing.T) {
+	ctx := browser(t)
+	e := startEnv(t, false)
+	now := time.Now().UTC()
+	var latest insights.Report
+	for run := range 8 {
+		at := now.AddDate(0, 0, -7*(7-run))
+		latest = insights.Compute(insightsPortfolio(40, 40, at, run), at, 0)
+		saveInsightRun(t, e.Store, latest)
+	}
+	all, _ := latest.Segment("all")
+	tr := differenceOf(t, all, "event:training_completed:30")
+	require.True(t, tr.Claimed)
+	row := css(`#differences tr.claimed[data-diff="event:training_completed:30"]`)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(e.URL+"/ui/insights"),
+		chromedp.WaitVisible(chromedp.ID("key")),
+		chromedp.SendKeys(chromedp.ID("key"), adminKey),
+		chromedp.Submit(chromedp.ID("key")),
+		chromedp.WaitVisible(chromedp.ID("diff-chart")),
+		chromedp.WaitVisible(row),
+		chromedp.Poll[chromedp.Void](`document.getElementById("diff-chart").dataset.drawn === "true" && document.getElementById("trend-chart").dataset.drawn === "true"`,
+			chromedp.WithPollingTimeout(10*time.Second)),
+	))
+	assert.Contains(t, run(t, ctx, chromedp.Text(row)), fmt.Sprintf("Green %d of %d", tr.Green, tr.GreenOf))
+	assert.Contains(t, run(t, ctx, chromedp.Text(row)), "claimed")
+	assert.Contains(t, run(t, ctx, chromedp.Text(chromedp.ID("quiet"))), fmt.Sprintf("%d accounts are quiet", latest.Quadrants[insights.QuadrantQuiet]))
+	assert.Equal(t, 1280, run(t, ctx, chromedp.Evaluate[int](`document.documentElement.clientWidth`)))
+	screenshot(t, ctx, "insights.png")
+
+	// The select sends its form when it changes.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById("segment"); s.value = "plan:pro"; s.dispatchEvent(new Event("change")); })()`),
+		chromedp.WaitVisible(css(`section[data-segment="plan:pro"]`)),
+	))
+	assert.Equal(t, e.URL+"/ui/insights?segment=plan%3Apro", run(t, ctx, chromedp.Location()))
+	assert.Equal(t, "plan:pro", run(t, ctx, chromedp.Value(chromedp.ID("segment"))))
+	assert.Contains(t, run(t, ctx, chromedp.Text(chromedp.ID("seg-title"))), "Plan pro")
 }

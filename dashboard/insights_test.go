@@ -119,7 +119,13 @@ func insightsPortfolio(green, rest int, now time.Time, run int) []insights.Accou
 			f.Milestones[0].Done = 9
 		}
 		if i%3 == 0 {
-			f.Milestones[2].Done = 50
+			f.Milestones[1].Done, f.Milestones[2].Done = 18, 50
+		}
+		if i%5 == 0 {
+			f.Milestones[2].Done = 40
+		}
+		if i%4 == 1 {
+			f.Milestones[3].Done = 58
 		}
 		if i%4 == 0 {
 			f.Outcomes = outcomes[1:2]
