@@ -226,6 +226,94 @@ var migrations = []migration{
 			`CREATE INDEX insight_runs_computed ON insight_runs (computed_at)`,
 		},
 	},
+	{
+		version: 6,
+		name:    "users: named people with a role and their own API key",
+		sqlite: []string{
+			`CREATE TABLE users (
+				email      TEXT PRIMARY KEY, -- lower-cased
+				name       TEXT NOT NULL,
+				role       TEXT NOT NULL,
+				key_hash   TEXT NOT NULL UNIQUE, -- hex SHA-256 of the API key
+				key_hint   TEXT NOT NULL,        -- the key's first characters, to tell keys apart
+				created_at TEXT NOT NULL
+			)`,
+		},
+		postgres: []string{
+			`CREATE TABLE users (
+				email      TEXT PRIMARY KEY, -- lower-cased
+				name       TEXT NOT NULL,
+				role       TEXT NOT NULL,
+				key_hash   TEXT NOT NULL UNIQUE, -- hex SHA-256 of the API key
+				key_hint   TEXT NOT NULL,        -- the key's first characters, to tell keys apart
+				created_at TIMESTAMPTZ NOT NULL
+			)`,
+		},
+	},
+	{
+		version: 7,
+		name:    "tasks: every journey's open and recent tasks, for the work lists",
+		sqlite: []string{
+			`CREATE TABLE tasks (
+				customer_id   TEXT NOT NULL,
+				task_id       TEXT NOT NULL,
+				journey       TEXT NOT NULL,
+				account_name  TEXT NOT NULL,
+				kind          TEXT NOT NULL,
+				title         TEXT NOT NULL,
+				cause         TEXT NOT NULL,
+				step          TEXT NOT NULL,
+				owner_role    TEXT NOT NULL,
+				owner_email   TEXT NOT NULL, -- lower-cased
+				status        TEXT NOT NULL,
+				due_at        TEXT NOT NULL,
+				snoozed_until TEXT,
+				opened_at     TEXT NOT NULL,
+				PRIMARY KEY (customer_id, task_id)
+			)`,
+			`CREATE INDEX tasks_owner_due ON tasks (owner_email, status, due_at)`,
+			`CREATE INDEX tasks_status_due ON tasks (status, due_at)`,
+			// What each customer's journey last wrote: a sync replaces the
+			// customer's rows only when it is newer (a later journey, or a
+			// later version of the same one), so a retried old write loses.
+			`CREATE TABLE task_syncs (
+				customer_id TEXT PRIMARY KEY,
+				journey     TEXT NOT NULL,
+				started_at  TEXT NOT NULL,
+				version     INTEGER NOT NULL
+			)`,
+		},
+		postgres: []string{
+			`CREATE TABLE tasks (
+				customer_id   TEXT NOT NULL,
+				task_id       TEXT NOT NULL,
+				journey       TEXT NOT NULL,
+				account_name  TEXT NOT NULL,
+				kind          TEXT NOT NULL,
+				title         TEXT NOT NULL,
+				cause         TEXT NOT NULL,
+				step          TEXT NOT NULL,
+				owner_role    TEXT NOT NULL,
+				owner_email   TEXT NOT NULL, -- lower-cased
+				status        TEXT NOT NULL,
+				due_at        TIMESTAMPTZ NOT NULL,
+				snoozed_until TIMESTAMPTZ,
+				opened_at     TIMESTAMPTZ NOT NULL,
+				PRIMARY KEY (customer_id, task_id)
+			)`,
+			`CREATE INDEX tasks_owner_due ON tasks (owner_email, status, due_at)`,
+			`CREATE INDEX tasks_status_due ON tasks (status, due_at)`,
+			// What each customer's journey last wrote: a sync replaces the
+			// customer's rows only when it is newer (a later journey, or a
+			// later version of the same one), so a retried old write loses.
+			`CREATE TABLE task_syncs (
+				customer_id TEXT PRIMARY KEY,
+				journey     TEXT NOT NULL,
+				started_at  TIMESTAMPTZ NOT NULL,
+				version     INTEGER NOT NULL
+			)`,
+		},
+	},
 }
 
 var createSchemaMigrations = map[string]string{
