@@ -134,6 +134,9 @@ type Activities struct {
 	Results   InsightResults
 	// Now is the clock the gaps are judged at (time.Now when nil).
 	Now func() time.Time
+	// Tasks keeps every journey's tasks for the work lists (SaveTasks); nil
+	// on a worker without a store.
+	Tasks TaskStore
 }
 
 func (a *Activities) now() time.Time {
