@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -18,10 +19,29 @@ type DashboardSession struct {
 	CSRF string
 	// KeyFingerprint identifies the API key that signed in (a hash, never
 	// the key), so that a session ends when its key leaves the
-	// configuration.
+	// configuration; for a person's own key it is UserSessionFingerprint,
+	// so that the session ends when the person is removed or given a new
+	// key.
 	KeyFingerprint string
 	CreatedAt      time.Time
 	ExpiresAt      time.Time
+}
+
+// userSessionPrefix marks the fingerprint of a session a person signed in
+// to with their own key.
+const userSessionPrefix = "user:"
+
+// UserSessionFingerprint is the KeyFingerprint of a session signed in with
+// the user key of hash keyHash (HashUserKey). It names the person by their
+// key's row in the users table rather than by a copy of their name, so the
+// session shows them as the table does now, and lives only while that key
+// does.
+func UserSessionFingerprint(keyHash string) string { return userSessionPrefix + keyHash }
+
+// UserKeyHash is the hash of the user key a session was signed in with, and
+// false for a session of a configured role key.
+func (ses DashboardSession) UserKeyHash() (string, bool) {
+	return strings.CutPrefix(ses.KeyFingerprint, userSessionPrefix)
 }
 
 // sessionIDHash is the form a session id is stored in. The id itself stays
