@@ -2,37 +2,18 @@ package activities
 
 import (
 	"context"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/seed-a80403e2/lifecycle/internal/store"
 )
 
-// TaskRow is one task as the work lists read it.
-type TaskRow struct {
-	ID           string    `json:"id"`
-	Kind         string    `json:"kind"`
-	Title        string    `json:"title"`
-	Cause        string    `json:"cause"`
-	Step         string    `json:"step"`
-	OwnerRole    string    `json:"owner_role"`
-	OwnerEmail   string    `json:"owner_email"`
-	Status       string    `json:"status"`
-	Due          time.Time `json:"due"`
-	SnoozedUntil time.Time `json:"snoozed_until,omitzero"`
-	OpenedAt     time.Time `json:"opened_at"`
-}
-
-// TaskSync is a journey's whole task list at one version: it replaces what
-// the store holds for the customer when it is newer (a later journey, or a
-// later version of the same one), so a retried older write changes nothing.
-type TaskSync struct {
-	CustomerID  string    `json:"customer_id"`
-	Journey     string    `json:"journey"`
-	Started     time.Time `json:"started"` // the journey's day 0: orders journeys
-	AccountName string    `json:"account_name"`
-	Version     int       `json:"version"`
-	Tasks       []TaskRow `json:"tasks"` // open and snoozed ones only
-}
+// TaskRow is one task as the work lists read it; TaskSync a journey's
+// whole task list at one version (see store.TaskSync).
+type (
+	TaskRow  = store.Task
+	TaskSync = store.TaskSync
+)
 
 // TaskStore keeps the work lists.
 type TaskStore interface {

@@ -64,7 +64,7 @@ var corpusScenarios = []corpusScenario{
 			sentAbout("complaint:c1:csm", "(low)"), sentAbout("complaint:c1:sla", "(low)"), sent("complaint:c1:sla:csm"),
 			sentAbout("complaint:c2:sla", "(medium)"), sentAbout("complaint:c3:sla", "(high)"),
 			sentAbout("complaint:c4:sla", "(critical)"), sentTo("complaint:c4:sponsor", "vp@vendor.example"),
-			updated(workflows.UpdateComplaint), completed,
+			updated(workflows.UpdateComplaint), updated(workflows.UpdateTask), completed,
 		}},
 	},
 	{
@@ -213,6 +213,22 @@ func playComplaints(r *recording) {
 	// Received in this order, they are c1 (low) to c4 (critical).
 	for _, sev := range playbooks.Severities {
 		r.update(workflows.UpdateComplaint, workflows.Complaint{Severity: sev, Summary: "Nightly export fails (" + sev + ")", Source: "support"})
+	}
+	// Since revision 5 each complaint is a task: one is snoozed (its SLA
+	// step ends the snooze), one marked done by hand.
+	st, err := r.state()
+	if err != nil {
+		r.failf("state: %v", err)
+		return
+	}
+	for _, tk := range st.Tasks {
+		switch tk.Subject {
+		case "complaint:c1":
+			r.update(workflows.UpdateTask, workflows.TaskAction{Task: tk.ID, Action: workflows.TaskActionSnooze,
+				Until: time.Now().Add(time.Second), Reason: "waiting for the nightly run", By: "Grace Hopper"})
+		case "complaint:c2":
+			r.update(workflows.UpdateTask, workflows.TaskAction{Task: tk.ID, Action: workflows.TaskActionDone, Reason: "called the champion", By: "Grace Hopper"})
+		}
 	}
 	r.waitStep("complaint:c4:sponsor", 15*time.Second)
 	r.waitStep("complaint:c1:sla", 15*time.Second)

@@ -51,7 +51,7 @@ func TestRecordCorpus(t *testing.T) {
 	require.NoError(t, err)
 	ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) {
 		r.RegisterWorkflow(workflows.CustomerLifecycle)
-		r.RegisterActivity(&activities.Activities{Mailer: failingMailer{box}, Templates: tpl})
+		r.RegisterActivity(&activities.Activities{Mailer: failingMailer{box}, Templates: tpl, Tasks: st})
 	})
 
 	began := time.Now()

@@ -51,7 +51,7 @@ func startServer(t *testing.T) (client.Client, *activities.Outbox) {
 	}
 	ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) {
 		r.RegisterWorkflow(workflows.CustomerLifecycle)
-		r.RegisterActivity(&activities.Activities{Mailer: box, Templates: tpl})
+		r.RegisterActivity(&activities.Activities{Mailer: box, Templates: tpl, Tasks: st})
 	})
 	return c, box
 }

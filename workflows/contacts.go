@@ -83,6 +83,7 @@ func (j *journey) onEmailStatus(ctx workflow.Context, e EmailStatus) (State, err
 	default:
 		j.c.EmailBlocked, j.c.EmailBlockedAddr = "", ""
 		j.entry(now, EntrySystem, "email:active", "Customer emails resumed", "reported"+via(e.Source)+by(e.By), "")
+		j.closeTasks(now, "email:champion", TaskDone, "customer emails resumed", e.By)
 	}
 	j.poke()
 	return j.state(now, StateQuery{}), nil
@@ -140,6 +141,7 @@ func (j *journey) onChampion(ctx workflow.Context, ch ChampionChange) (State, er
 		j.entry(now, EntrySystem, "email:active", "Customer emails resumed",
 			fmt.Sprintf("new champion address %s (emails had stopped for %s: %s)", p.Email, old.Email, j.c.EmailBlocked), "")
 		j.c.EmailBlocked, j.c.EmailBlockedAddr = "", ""
+		j.closeTasks(now, "email:champion", TaskDone, "new champion address "+p.Email, ch.By)
 	}
 	j.poke()
 	return j.state(now, StateQuery{}), nil

@@ -33,6 +33,7 @@ const (
 	UpdateReassign  = "reassign"
 	UpdateEmail     = "email_status"
 	UpdateChampion  = "champion"
+	UpdateTask      = "task"
 	// SignalEvent carries an engagement event when the caller cannot wait
 	// for the journey's answer (a worker may be down): the server keeps it.
 	SignalEvent = "event"
@@ -62,6 +63,9 @@ var (
 	SAEngagement  = temporal.NewSearchAttributeKeyInt64("LifecycleEngagement")
 	SAHappiness   = temporal.NewSearchAttributeKeyInt64("LifecycleHappiness")
 	SARenewalDate = temporal.NewSearchAttributeKeyTime("LifecycleRenewalDate")
+	// Since revision 5: open tasks and the earliest due time among them.
+	SAOpenTasks   = temporal.NewSearchAttributeKeyInt64("LifecycleOpenTasks")
+	SANextTaskDue = temporal.NewSearchAttributeKeyTime("LifecycleNextTaskDue")
 )
 
 // SearchAttributeTypes is what a namespace must have registered before a
@@ -74,6 +78,8 @@ var SearchAttributeTypes = map[string]enumspb.IndexedValueType{
 	SAEngagement.GetName():  enumspb.INDEXED_VALUE_TYPE_INT,
 	SAHappiness.GetName():   enumspb.INDEXED_VALUE_TYPE_INT,
 	SARenewalDate.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	SAOpenTasks.GetName():   enumspb.INDEXED_VALUE_TYPE_INT,
+	SANextTaskDue.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
 }
 
 // Phases of a journey.
@@ -130,7 +136,9 @@ type Account struct {
 //     per message (a step's commands in the order it gave them).
 //  4. The journey keeps its facts for the insights job in its memo
 //     (insights.MemoKey), upserted when they change.
-const Revision = 4
+//  5. Notices to our side are tasks with an owner, a due time and a status
+//     (tasks.go), counted in search attributes and indexed in the store.
+const Revision = 5
 
 // JourneyInput starts (or, with Carry set, continues) a journey.
 type JourneyInput struct {

@@ -56,6 +56,7 @@ func (j *journey) registerHandlers(ctx workflow.Context) error {
 		{UpdateReassign, j.onReassign, j.validateReassign},
 		{UpdateEmail, j.onEmailStatus, j.validateEmailStatus},
 		{UpdateChampion, j.onChampion, j.validateChampion},
+		{UpdateTask, j.onTask, j.validateTask},
 	}
 	for _, u := range updates {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler,
@@ -232,6 +233,7 @@ func (j *journey) onEvent(ctx workflow.Context, ev EngagementEvent) (EventResult
 		cause += " from " + ev.Source
 	}
 	j.entry(now, EntryEvent, "event:"+ev.ID, summary, cause, "")
+	j.closeTasks(now, "silence", TaskDone, "the customer engaged again ("+ev.Type+")", "")
 	j.poke()
 	return EventResult{Engagement: j.engagement(now), Happiness: j.happiness(now)}, nil
 }
@@ -385,10 +387,12 @@ func (j *journey) onOutcome(ctx workflow.Context, o Outcome) (State, error) {
 		j.c.Handoff.HeldAt = now
 		j.engage(now, j.pb.Scoring.Weights["meeting_held"])
 		summary = "Handoff call held"
+		j.closeTasks(now, "handoff", TaskDone, "handoff call held", o.By)
 	case OutcomeMilestoneDone:
 		run := j.milestone(o.MilestoneID)
 		run.Status, run.CompletedAt, run.CompletedOn, run.Blocker = MilestoneDone, now, j.dayOf(now), ""
 		summary, step = "Milestone completed: "+o.MilestoneID, step+":"+o.MilestoneID
+		j.closeTasks(now, "milestone:"+o.MilestoneID, TaskDone, "milestone completed", o.By)
 	case OutcomeMilestoneBlocked:
 		run := j.milestone(o.MilestoneID)
 		run.Status, run.Blocker = MilestoneBlocked, firstLine(o.Note)
@@ -399,11 +403,14 @@ func (j *journey) onOutcome(ctx workflow.Context, o Outcome) (State, error) {
 		j.c.Insight.Resolved++
 		j.c.Insight.ResolveDays += float64(now.Sub(c.ReceivedAt)) / float64(j.in.DayLength)
 		summary, step = "Complaint resolved: "+o.ComplaintID, step+":"+o.ComplaintID
+		j.closeTasks(now, "complaint:"+o.ComplaintID, TaskDone, "complaint resolved", o.By)
 		j.pruneComplaints(now)
 	case OutcomeMeetingHeld:
 		j.engage(now, j.pb.Scoring.Weights["meeting_held"])
 		j.count(insights.Meetings, now)
 		summary = "Meeting held"
+		j.closeTasks(now, "touchpoint:", TaskDone, "meeting held", o.By)
+		j.closeTasks(now, "qbr:", TaskDone, "meeting held", o.By)
 	case OutcomeDesired:
 		summary = j.applyDesired(now, o)
 	case OutcomeSentiment:
@@ -420,11 +427,15 @@ func (j *journey) onOutcome(ctx workflow.Context, o Outcome) (State, error) {
 		if next.IsZero() {
 			next = j.c.RenewalDate.AddDate(1, 0, 0)
 		}
+		j.closeTasks(now, "renewal:", TaskDone, "renewal recorded", o.By)
 		j.startTerm(now, next, "renewal recorded")
 		summary = "Renewed until " + next.Format("2006-01-02")
 	case OutcomeChurned, OutcomeOffboarded:
 		j.c.Ended = &Ending{Kind: o.Kind, At: now, Note: o.Note}
 		summary = "Journey ended: " + o.Kind
+		if j.rev >= 5 {
+			j.expireTasks(now, "the journey ended: "+o.Kind)
+		}
 	}
 	j.entry(now, EntryOutcome, step, summary, outcomeCause(o), "")
 	j.poke()
@@ -526,6 +537,12 @@ func (j *journey) onReassign(ctx workflow.Context, r Reassignment) (State, error
 	j.c.CSM = Person{Name: r.CSM.Name, Email: r.CSM.Email}
 	j.c.Reassignments++
 	j.entry(now, EntryOutcome, "reassign", fmt.Sprintf("CSM changed from %s to %s", old.Name, r.CSM.Name), strings.TrimSpace(r.Reason+by(r.By)), "")
+	if j.rev >= 5 {
+		// The new CSM takes the open tasks over; an earlier handover's
+		// briefing is moot.
+		j.closeTasks(now, "reassign:", TaskExpired, "the account was reassigned again", "")
+		j.retargetTasks()
+	}
 	j.poke()
 	return j.state(now, StateQuery{}), nil
 }

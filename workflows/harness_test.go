@@ -48,6 +48,7 @@ type harness struct {
 	day      time.Duration
 	script   []scripted
 	outbox   *activities.Outbox
+	store    *store.Store // the outbox's, and the task index
 	mailer   activities.Mailer // nil: the outbox
 	results  map[string]result
 	runs     []simulate.RunCost
@@ -87,7 +88,7 @@ func newHarness(t *testing.T, in workflows.JourneyInput) *harness {
 	}
 	t.Cleanup(func() { st.Close() })
 	box := activities.NewOutbox(st)
-	return &harness{t: t, in: in, start: testStart, day: in.DayLength, outbox: box, results: map[string]result{}}
+	return &harness{t: t, in: in, start: testStart, day: in.DayLength, outbox: box, store: st, results: map[string]result{}}
 }
 
 // at schedules fn at a journey day, counted in wall-clock days from the start.
@@ -147,7 +148,7 @@ func (h *harness) run(untilDay float64) {
 		mailer = h.mailer
 	}
 	j := &simulate.Journey{
-		In: h.in, Start: h.start, Day: h.day, Mailer: mailer, Templates: tpl, CountHistory: h.simulate,
+		In: h.in, Start: h.start, Day: h.day, Mailer: mailer, Templates: tpl, CountHistory: h.simulate, Tasks: h.store,
 		Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler)),
 	}
 	for _, s := range h.script {

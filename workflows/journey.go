@@ -48,6 +48,10 @@ type journey struct {
 	upgrading bool
 	// hours is the playbook's business hours, parsed on first use.
 	hours *businessHours
+	// syncing is the store write of the tasks in flight (since revision 5),
+	// of version syncingVersion.
+	syncing        workflow.Future
+	syncingVersion int
 }
 
 // businessHours is a playbook's business hours, parsed.
@@ -342,6 +346,7 @@ func (j *journey) run(ctx workflow.Context) (State, error) {
 			sel.AddFuture(timer, func(workflow.Future) { timer, timerAt, cancel = nil, time.Time{}, nil })
 		}
 		j.awaitSends(ctx, sel)
+		j.awaitTaskSync(ctx, sel)
 		sel.Select(ctx)
 		j.wakes++
 	}
@@ -480,12 +485,16 @@ func (j *journey) finish(ctx workflow.Context) (State, error) {
 		if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 			return State{}, err
 		}
-		for len(j.c.Sending) > 0 && ctx.Err() == nil {
+		// The store's index learns that the tasks expired.
+		j.syncTasks(ctx)
+		for (len(j.c.Sending) > 0 || j.syncing != nil) && ctx.Err() == nil {
 			sel := workflow.NewSelector(ctx)
 			sel.AddReceive(j.wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
 			sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
 			j.awaitSends(ctx, sel)
+			j.awaitTaskSync(ctx, sel)
 			sel.Select(ctx)
+			j.syncTasks(ctx)
 		}
 		if err := ctx.Err(); err != nil {
 			return State{}, err
@@ -525,13 +534,27 @@ func (j *journey) refresh(ctx workflow.Context, now time.Time) {
 		v.Engagement, v.Happiness = roundTo5(v.Engagement), roundTo5(v.Happiness)
 	}
 	j.upsertFacts(ctx)
+	j.syncTasks(ctx)
+	if j.rev >= 5 {
+		v.OpenTasks, v.NextTaskDue = j.taskCounts()
+	}
 	if v == j.c.Upserted {
 		return
 	}
-	err := workflow.UpsertTypedSearchAttributes(ctx,
+	updates := []temporal.SearchAttributeUpdate{
 		SAHealth.ValueSet(v.Health), SAQuadrant.ValueSet(v.Quadrant), SAPhase.ValueSet(v.Phase),
 		SACSMEmail.ValueSet(v.CSMEmail), SAEngagement.ValueSet(int64(v.Engagement)),
-		SAHappiness.ValueSet(int64(v.Happiness)), SARenewalDate.ValueSet(v.RenewalDate))
+		SAHappiness.ValueSet(int64(v.Happiness)), SARenewalDate.ValueSet(v.RenewalDate),
+	}
+	if j.rev >= 5 {
+		updates = append(updates, SAOpenTasks.ValueSet(int64(v.OpenTasks)))
+		if v.NextTaskDue.IsZero() {
+			updates = append(updates, SANextTaskDue.ValueUnset())
+		} else {
+			updates = append(updates, SANextTaskDue.ValueSet(v.NextTaskDue))
+		}
+	}
+	err := workflow.UpsertTypedSearchAttributes(ctx, updates...)
 	if err != nil {
 		j.log.Error("search attributes not updated", "error", err)
 		return
@@ -568,6 +591,15 @@ func (j *journey) state(now time.Time, q StateQuery) State {
 		s.ScoreHistory = j.scoreHistory(now)
 	}
 	s.Progress = progress(s.Milestones)
+	s.Tasks = j.taskViews(now)
+	for _, t := range s.Tasks {
+		if t.Status == TaskOpen {
+			s.OpenTasks++
+		}
+		if t.Overdue {
+			s.OverdueTasks++
+		}
+	}
 	for _, c := range j.c.Complaints {
 		if c.Status == ComplaintOpen {
 			s.OpenComplaints = append(s.OpenComplaints, c)

@@ -151,6 +151,7 @@ func (j *journey) notifyAbout(ctx workflow.Context, now time.Time, role, step, s
 		Subject: subject, Body: body + "\n\nWhy: " + cause, ScheduledFor: now, About: about,
 	}
 	j.entry(now, kind, step, subject, cause, to.Email)
+	j.taskNotice(ctx, now, role, step, subject, cause)
 	if j.rev >= 2 {
 		j.send(ctx, now, SendRun{Key: req.Key, Step: step, Role: role, Notice: &req})
 		return nil

@@ -72,6 +72,14 @@ type Carry struct {
 	// important first. Insight is what the insights job is told.
 	Outcomes []DesiredOutcome `json:"outcomes,omitempty"`
 	Insight  InsightCounts    `json:"insight,omitzero"`
+
+	// Since revision 5: the tasks of our side (tasks.go). NextTask numbers
+	// them; TasksVersion counts their changes, TasksSynced the last version
+	// the store's index has.
+	Tasks        []TaskRun `json:"tasks,omitempty"`
+	NextTask     int       `json:"next_task,omitempty"`
+	TasksVersion int       `json:"tasks_version,omitempty"`
+	TasksSynced  int       `json:"tasks_synced,omitempty"`
 }
 
 // SendRun is a message in flight: exactly one of Customer and Notice is set.
@@ -214,6 +222,9 @@ type SAValues struct {
 	Engagement  int       `json:"engagement"`
 	Happiness   int       `json:"happiness"`
 	RenewalDate time.Time `json:"renewal_date"`
+	// Since revision 5.
+	OpenTasks   int       `json:"open_tasks,omitempty"`
+	NextTaskDue time.Time `json:"next_task_due,omitzero"`
 }
 
 // State is the live view of a journey, answered by the state query.
@@ -260,6 +271,12 @@ type State struct {
 	OutcomeChoices  []playbooks.OutcomeChoice `json:"outcome_choices"`
 	// Facts is what the insights job reads of this journey.
 	Facts insights.Facts `json:"facts"`
+	// Tasks are our side's tasks: the active ones, the earliest due first,
+	// then the latest closed (since revision 5). OpenTasks counts the open
+	// ones (not snoozed), OverdueTasks those past their due time.
+	Tasks        []TaskView `json:"tasks"`
+	OpenTasks    int        `json:"open_tasks"`
+	OverdueTasks int        `json:"overdue_tasks"`
 }
 
 // Scores are the four numbers the product explains.

@@ -53,6 +53,8 @@ func (j *journey) steps(now time.Time) []step {
 			j.renewalSteps(add)
 		}
 	}
+	// Our side's tasks run on the wall clock, paused or not.
+	j.taskSteps(add, slices.Clone(out))
 	if j.rev >= 2 {
 		// A customer email whose time has come outside business hours (the
 		// journey woke late: a worker was down, a catch-up) waits for the
@@ -490,6 +492,7 @@ func (j *journey) checkinAfter(day int) int {
 
 // startTerm moves to the next term; the loop continues as new right after.
 func (j *journey) startTerm(now, renewal time.Time, cause string) {
+	j.closeTasks(now, "renewal:"+j.c.RenewalDate.Format("2006-01-02"), TaskExpired, "the term ended", "")
 	j.c.Term++
 	j.c.RenewalDate = renewal.UTC()
 	j.c.Adoption.RemindersSent = 0

@@ -44,6 +44,9 @@ type Journey struct {
 	// it and hands it to the workflow, which continues as new at
 	// workflows.HistoryBudget as it would on a server.
 	CountHistory bool
+	// Tasks, when set, keeps the journey's task index (SaveTasks); without
+	// it the writes are refused and the state alone has the tasks.
+	Tasks activities.TaskStore
 	// Logger gets the workflow's log; discarded when nil.
 	Logger log.Logger
 	// Finally, when set, runs at the until day before the journey is
@@ -208,7 +211,7 @@ func (j *Journey) Run(until float64) (Ending, error) {
 		env.SetStartTime(runStart)
 		env.SetTestTimeout(5 * time.Minute)
 		env.RegisterWorkflow(workflows.CustomerLifecycle)
-		env.RegisterActivity(&activities.Activities{Mailer: mailer, Templates: tpl})
+		env.RegisterActivity(&activities.Activities{Mailer: mailer, Templates: tpl, Tasks: j.Tasks})
 		j.Runs = append(j.Runs, RunCost{Events: 3, Start: runStart})
 		if j.CountHistory {
 			j.countHistory(env)
