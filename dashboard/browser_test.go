@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/seed-a80403e2/lifecycle/internal/insights"
+	"github.com/seed-a80403e2/lifecycle/internal/store"
+	"github.com/seed-a80403e2/lifecycle/workflows"
 )
 
 // chromium finds a Chromium; in CI (CI set) a missing one is a failure, so
@@ -253,4 +255,84 @@ func TestBrowserInsights(t *testing.T) {
 	assert.Equal(t, e.URL+"/ui/insights?segment=plan%3Apro", run(t, ctx, chromedp.Location()))
 	assert.Equal(t, "plan:pro", run(t, ctx, chromedp.Value(chromedp.ID("segment"))))
 	assert.Contains(t, run(t, ctx, chromedp.Text(chromedp.ID("seg-title"))), "Plan pro")
+}
+
+// TestBrowserWork opens "My work" in headless Chromium for a CSM with the
+// seeded customers' tasks (handoff calls, complaints), overdue ones first;
+// one marked done leaves the list, and the journey keeps it done.
+func TestBrowserWork(t *testing.T) {
+	ctx := browser(t)
+	e := startEnv(t, true)
+	e.seed(t)
+	e.seedMore(t)
+	const grace = "grace@vendor.example"
+	// The journeys' own count of her active tasks, and the index's.
+	journeys := func() int {
+		var list struct {
+			Customers []struct {
+				CustomerID string `json:"customer_id"`
+			} `json:"customers"`
+		}
+		e.api(t, csmKey, "GET", "/v1/customers?page_size=100", nil, &list)
+		n := 0
+		for _, c := range list.Customers {
+			var ct struct {
+				Tasks []workflows.TaskView `json:"tasks"`
+			}
+			e.api(t, csmKey, "GET", "/v1/customers/"+c.CustomerID+"/tasks", nil, &ct)
+			for _, tk := range ct.Tasks {
+				if tk.Active() && tk.OwnerEmail == grace {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	var want int
+	waitUntil(t, "the store's index to have grace's tasks", 30*time.Second, func() bool {
+		rows, err := e.Store.Tasks(context.Background(), store.TaskFilter{Owner: grace})
+		require.NoError(t, err)
+		want = len(rows)
+		return want >= 3 && want == journeys()
+	})
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(e.URL+"/ui/work?owner="+grace),
+		chromedp.WaitVisible(chromedp.ID("key")),
+		chromedp.SendKeys(chromedp.ID("key"), csmKey),
+		chromedp.Submit(chromedp.ID("key")),
+		chromedp.WaitVisible(chromedp.ID("work-count")),
+	))
+	items := run(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("li.work-task")].map(li => li.dataset.task)`))
+	require.Len(t, items, want, "every task of hers, once")
+	assert.Contains(t, run(t, ctx, chromedp.Text(chromedp.ID("work-count"))), fmt.Sprintf("%d tasks", want))
+	assert.Contains(t, run(t, ctx, chromedp.Text(css(`li.work-task`))), "Why:", "each task says why it exists")
+	screenshot(t, ctx, "work.png")
+
+	first := items[0]
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(css(`li.work-task[data-task="`+first+`"] input[name="note"]`), "called the champion"),
+		chromedp.Click(css(`li.work-task[data-task="`+first+`"] .work-done button`)),
+	))
+	waitUntil(t, "the list without the done task", 20*time.Second, func() bool {
+		msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("work-message") ? document.getElementById("work-message").textContent : ""`))
+		return err == nil && strings.Contains(msg, "marked done")
+	})
+	left := run(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("li.work-task")].map(li => li.dataset.task)`))
+	assert.NotContains(t, left, first, "the done task left the list")
+	assert.Len(t, left, want-1)
+
+	customer, task, _ := strings.Cut(first, "/")
+	var ct struct {
+		Tasks []workflows.TaskView `json:"tasks"`
+	}
+	e.api(t, csmKey, "GET", "/v1/customers/"+customer+"/tasks", nil, &ct)
+	for _, tk := range ct.Tasks {
+		if tk.ID == task {
+			assert.Equal(t, workflows.TaskDone, tk.Status)
+			assert.Equal(t, "marked done: called the champion", tk.Note)
+			return
+		}
+	}
+	t.Fatalf("task %s not in %s's tasks", task, customer)
 }

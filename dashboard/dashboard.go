@@ -54,6 +54,9 @@ type Options struct {
 	// insights page (/ui/insights) and the customer page's gaps against
 	// green accounts read it; nil hides both.
 	Insights apiserver.InsightsStore
+	// Tasks is the store's index of every journey's tasks: the "My work"
+	// page (/ui/work) reads it; nil hides the page.
+	Tasks TaskLister
 	// Sessions keeps the signed-in browsers: the store, shared by every API
 	// replica. Required.
 	Sessions Sessions
@@ -94,7 +97,7 @@ type Dashboard struct {
 }
 
 // pageNames are the templates rendered as whole pages (each with layout.html).
-var pageNames = []string{"signin", "portfolio", "customer", "outbox", "outbox_email", "playbooks", "insights", "error"}
+var pageNames = []string{"signin", "portfolio", "customer", "outbox", "outbox_email", "playbooks", "insights", "work", "error"}
 
 // New parses the templates and prepares the sign-in checks.
 func New(opts Options) (*Dashboard, error) {
@@ -177,6 +180,10 @@ func (d *Dashboard) Register(r *gin.Engine) {
 		in.GET("/insights", d.insights)
 		in.POST("/insights/run", d.requireCSRF, d.runInsights)
 	}
+	if d.opts.Tasks != nil {
+		in.GET("/work", d.work)
+		in.POST("/work/:action", d.requireCSRF, d.workAct)
+	}
 	if d.opts.Outbox != nil {
 		in.GET("/outbox", d.outbox)
 		in.GET("/outbox/email", d.outboxEmail)
@@ -235,13 +242,14 @@ type page struct {
 	Outbox    bool
 	Playbooks bool
 	Insights  bool
+	Work      bool
 	Nav       string
 	Content   any
 }
 
 func (d *Dashboard) page(c *gin.Context, title, nav string, content any) page {
 	p := page{Title: title, Nav: nav, Outbox: d.opts.Outbox != nil, Playbooks: d.opts.Playbooks != nil,
-		Insights: d.opts.Insights != nil, Content: content}
+		Insights: d.opts.Insights != nil, Work: d.opts.Tasks != nil, Content: content}
 	if s := sessionOf(c); s != nil {
 		p.Role, p.CSRF = s.role, s.csrf
 	}

@@ -93,7 +93,7 @@ func startEnv(tb testing.TB, withWorker bool) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dash, err := New(Options{Client: c, Namespace: "default", APIKeys: testKeys, Outbox: st, Suppressions: st, Sessions: st, Insights: st, Logger: zap.NewNop(),
+	dash, err := New(Options{Client: c, Namespace: "default", APIKeys: testKeys, Outbox: st, Suppressions: st, Sessions: st, Insights: st, Tasks: st, Logger: zap.NewNop(),
 		Playbooks: &apiserver.Catalogue{Store: st, BuiltIn: playbooks.Default(), Now: time.Now}})
 	if err != nil {
 		tb.Fatal(err)

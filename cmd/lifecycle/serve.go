@@ -169,7 +169,7 @@ func (a *app) serveAPI(ctx context.Context, ln net.Listener, c client.Client, st
 		opts.SendGridKey = key
 	}
 	dash, err := dashboard.New(dashboard.Options{
-		Client: c, Namespace: a.cfg.Temporal.Namespace, APIKeys: a.cfg.APIKeys, Outbox: opts.Outbox, Suppressions: st, Sessions: st, Insights: st,
+		Client: c, Namespace: a.cfg.Temporal.Namespace, APIKeys: a.cfg.APIKeys, Outbox: opts.Outbox, Suppressions: st, Sessions: st, Insights: st, Tasks: st,
 		Playbooks: &apiserver.Catalogue{Store: st, BuiltIn: opts.Playbook, Now: time.Now},
 		Logger:    a.log.Named("dashboard"), Secure: strings.HasPrefix(a.cfg.PublicURL, "https://"),
 	})
