@@ -45,7 +45,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 build-production:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags nodev,timetzdata -ldflags='-s -w -X main.version=$(VERSION)' -o bin/lifecycle-server ./cmd/lifecycle
 
-## bench: benchmarks against the raw engine and the insights job; writes BENCHMARKS.md (about 26 minutes with the cluster section)
+## bench: benchmarks against the raw engine, the insights job and the work lists; writes BENCHMARKS.md (about 27 minutes with the cluster section)
 bench:
 	$(GO) run ./bench -out BENCHMARKS.md
 

@@ -44,6 +44,7 @@ var benchmarks = []benchmark{
 	{"scale", true, benchScale},
 	{"cluster", false, benchCluster}, // its own cluster: serve.sh
 	{"insights", true, benchInsights},
+	{"tasks", false, benchTasks},
 }
 
 // bencher holds the settings and what the benchmarks share.
