@@ -134,6 +134,9 @@ type Activities struct {
 	Results   InsightResults
 	// Now is the clock the gaps are judged at (time.Now when nil).
 	Now func() time.Time
+	// Slack posts our side's task notices to Slack incoming webhooks
+	// (PostSlack); nil: no Slack, email only.
+	Slack *Slack
 	// Tasks keeps every journey's tasks for the work lists (SaveTasks); nil
 	// on a worker without a store.
 	Tasks TaskStore

@@ -5,6 +5,7 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/mail"
 	"time"
 
@@ -51,6 +52,10 @@ func Activities(cfg *config.Config, st *store.Store) (*activities.Activities, er
 			From:   activities.Recipient{Name: from.Name, Email: from.Address},
 			Ledger: activities.StoreLedger{Store: st}, Suppressions: st,
 		}
+	}
+	if cfg.Slack.Team != "" || len(cfg.Slack.Routes) > 0 {
+		acts.Slack = &activities.Slack{Team: cfg.Slack.Team, Routes: cfg.Slack.Routes, PublicURL: cfg.PublicURL,
+			Client: &http.Client{Timeout: 10 * time.Second}, Ledger: activities.StoreLedger{Store: st}}
 	}
 	return acts, nil
 }

@@ -49,6 +49,13 @@ type Config struct {
 	GeneratedKeys bool // dev made the API keys up because none were set
 	Worker        Worker
 	Client        Client
+	Slack         Slack
+}
+
+// Slack is where our side's task notices are posted besides the email.
+type Slack struct {
+	Team   string            // the team's incoming-webhook URL
+	Routes map[string]string // lower-cased email, or csm/manager/sponsor -> URL
 }
 
 // Client is how a command that talks to a running API (simulate
@@ -136,6 +143,8 @@ var Settings = []Setting{
 	{"TEMPORAL_TLS_CA", "temporal-tls-ca", "", "CA certificate file (PEM) that signed the frontend's certificate, when not a public CA; implies TLS", remote},
 	{"TEMPORAL_TLS_SERVER_NAME", "temporal-tls-server-name", "", "server name to verify the frontend's certificate against, when it differs from TEMPORAL_ADDRESS's host; implies TLS", remote},
 	{"TEMPORAL_API_KEY", "temporal-api-key", "", "API key (Temporal Cloud); implies TLS", remote},
+	{"LIFECYCLE_SLACK_WEBHOOK_URL", "slack-webhook-url", "", "Slack incoming-webhook URL for the team's task notices (task created, overdue, escalation, complaint) besides email; off when unset", sends},
+	{"LIFECYCLE_SLACK_WEBHOOKS", "slack-webhooks", "", "per-person or per-role Slack webhooks, comma separated: grace@example.com=https://hooks.slack.com/...,manager=https://...; a person's own wins over the role's, the role's over the team's", sends},
 	{"LIFECYCLE_WORKER_HTTP_ADDR", "worker-http-addr", "127.0.0.1:9090", "address of the worker's /metrics, /healthz and /readyz; off when set to \"off\"", worker},
 	{"LIFECYCLE_WORKER_VERSIONING", "worker-versioning", "on", "on: the worker joins a Worker Deployment and journeys are pinned to the build that runs them until their next continue-as-new; off: unversioned (one build at a time)", worker},
 	{"LIFECYCLE_DEPLOYMENT_NAME", "deployment-name", "lifecycle", "Worker Deployment name the workers join", []string{CmdWorker, CmdDeployment}},
@@ -258,6 +267,18 @@ func Load(flags map[string]*string, cmd string) (*Config, error) {
 		bad("LIFECYCLE_PUBLIC_URL", "%q is not an http(s) URL", c.PublicURL)
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if v := get("LIFECYCLE_SLACK_WEBHOOK_URL"); v != "" {
+		if err := CheckSlackURL(v); err != nil {
+			bad("LIFECYCLE_SLACK_WEBHOOK_URL", "%v", err)
+		} else {
+			c.Slack.Team = v
+		}
+	}
+	if routes, err := ParseSlackRoutes(get("LIFECYCLE_SLACK_WEBHOOKS")); err != nil {
+		bad("LIFECYCLE_SLACK_WEBHOOKS", "%v", err)
+	} else {
+		c.Slack.Routes = routes
+	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		bad("DATABASE_URL", "must be a postgres:// URL")
 	}
@@ -385,4 +406,53 @@ func randomHex(n int) string {
 		panic(err) // crypto/rand does not fail on Linux
 	}
 	return hex.EncodeToString(b)
+}
+
+// ParseSlackRoutes reads LIFECYCLE_SLACK_WEBHOOKS: comma-separated
+// "email-or-role=URL" entries. Errors name the entry, never its URL.
+func ParseSlackRoutes(v string) (map[string]string, error) {
+	out := map[string]string{}
+	for i, entry := range strings.Split(v, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		who, hook, ok := strings.Cut(entry, "=")
+		who = strings.ToLower(strings.TrimSpace(who))
+		if !ok || who == "" {
+			return nil, fmt.Errorf("entry %d: want email-or-role=https://hooks.slack.com/...", i+1)
+		}
+		if who != "csm" && who != "manager" && who != "sponsor" && !strings.Contains(who, "@") {
+			return nil, fmt.Errorf("entry %d (%s): a person's email, or csm, manager or sponsor", i+1, clip(who, 60))
+		}
+		if err := CheckSlackURL(strings.TrimSpace(hook)); err != nil {
+			return nil, fmt.Errorf("entry %d (%s): %v", i+1, clip(who, 60), err)
+		}
+		out[who] = strings.TrimSpace(hook)
+	}
+	return out, nil
+}
+
+// CheckSlackURL admits an https URL, or http to this machine (a local
+// test receiver).
+func CheckSlackURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" {
+		return errors.New("not a URL")
+	}
+	host := u.Hostname()
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && (host == "127.0.0.1" || host == "localhost" || host == "::1"):
+		return nil
+	}
+	return errors.New("must be an https URL (http only to 127.0.0.1 or localhost)")
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

@@ -153,3 +153,31 @@ func TestWorkerSettings(t *testing.T) {
 	_, err = load(t, config.CmdWorker, "-build-id", strings.Repeat("b", 101))
 	assert.ErrorContains(t, err, "LIFECYCLE_BUILD_ID")
 }
+
+func TestSlackSettings(t *testing.T) {
+	cfg, err := load(t, config.CmdWorker, "--slack-webhook-url", "https://hooks.slack.com/services/T0/B0/team",
+		"--slack-webhooks", " Grace@Example.com=https://hooks.slack.com/services/T0/B1/grace , manager=http://127.0.0.1:9999/hook")
+	require.NoError(t, err)
+	assert.Equal(t, "https://hooks.slack.com/services/T0/B0/team", cfg.Slack.Team)
+	assert.Equal(t, map[string]string{
+		"grace@example.com": "https://hooks.slack.com/services/T0/B1/grace", "manager": "http://127.0.0.1:9999/hook",
+	}, cfg.Slack.Routes)
+
+	cfg, err = load(t, config.CmdWorker)
+	require.NoError(t, err)
+	assert.Empty(t, cfg.Slack.Team, "off by default")
+	assert.Empty(t, cfg.Slack.Routes)
+
+	for _, bad := range []struct{ flag, value, want string }{
+		{"--slack-webhook-url", "http://hooks.slack.com/services/secret", "LIFECYCLE_SLACK_WEBHOOK_URL: must be an https URL"},
+		{"--slack-webhook-url", "not a url", "LIFECYCLE_SLACK_WEBHOOK_URL: not a URL"},
+		{"--slack-webhooks", "grace@example.com", "LIFECYCLE_SLACK_WEBHOOKS: entry 1: want email-or-role="},
+		{"--slack-webhooks", "ceo=https://hooks.slack.com/x", "entry 1 (ceo): a person's email, or csm, manager or sponsor"},
+		{"--slack-webhooks", "csm=https://a.example/x,sponsor=http://hooks.slack.com/services/secret", "entry 2 (sponsor): must be an https URL"},
+	} {
+		_, err := load(t, config.CmdWorker, bad.flag, bad.value)
+		require.Error(t, err, bad.value)
+		assert.Contains(t, err.Error(), bad.want)
+		assert.NotContains(t, err.Error(), "secret", "a webhook URL is a secret: never in an error")
+	}
+}
