@@ -49,6 +49,7 @@ type harness struct {
 	script   []scripted
 	outbox   *activities.Outbox
 	store    *store.Store // the outbox's, and the task index
+	slack    *activities.Slack
 	mailer   activities.Mailer // nil: the outbox
 	results  map[string]result
 	runs     []simulate.RunCost
@@ -148,7 +149,7 @@ func (h *harness) run(untilDay float64) {
 		mailer = h.mailer
 	}
 	j := &simulate.Journey{
-		In: h.in, Start: h.start, Day: h.day, Mailer: mailer, Templates: tpl, CountHistory: h.simulate, Tasks: h.store,
+		In: h.in, Start: h.start, Day: h.day, Mailer: mailer, Templates: tpl, CountHistory: h.simulate, Tasks: h.store, Slack: h.slack,
 		Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler)),
 	}
 	for _, s := range h.script {

@@ -93,6 +93,9 @@ func (j *journey) issue(ctx workflow.Context, sr SendRun) {
 		if sr.Customer != nil {
 			return workflow.ExecuteActivity(actx, acts.SendCustomerEmail, *sr.Customer)
 		}
+		if sr.Slack != nil {
+			return workflow.ExecuteActivity(actx, acts.PostSlack, *sr.Slack)
+		}
 		return workflow.ExecuteActivity(actx, acts.NotifyTeam, *sr.Notice)
 	}
 	if j.rev >= 3 {
@@ -136,8 +139,15 @@ func (j *journey) delivered(ctx workflow.Context, sr SendRun, err error) {
 		return
 	}
 	now := workflow.Now(ctx)
-	j.c.Failures++
 	why := failureReason(err)
+	if sr.Slack != nil {
+		// The email went out on its own; a Slack notice given up is noted,
+		// nobody is tasked with it.
+		j.entry(now, EntrySystem, sr.Step+":failed", "Slack notice given up", why, "")
+		j.log.Warn("slack notice given up", "step", sr.Step, "error", err)
+		return
+	}
+	j.c.Failures++
 	j.entry(now, EntrySystem, sr.Step+":failed", fmt.Sprintf("Email to %s given up", sr.Role), why, "")
 	j.log.Warn("message given up", "step", sr.Step, "role", sr.Role, "error", err)
 	if strings.HasSuffix(sr.Step, ":failed") && sr.Role == roleManager {

@@ -82,7 +82,8 @@ type Carry struct {
 	TasksSynced  int       `json:"tasks_synced,omitempty"`
 }
 
-// SendRun is a message in flight: exactly one of Customer and Notice is set.
+// SendRun is a message in flight: exactly one of Customer, Notice and (since
+// revision 5) Slack is set.
 type SendRun struct {
 	Key      string                    `json:"key"`
 	Step     string                    `json:"step"`
@@ -90,6 +91,7 @@ type SendRun struct {
 	Since    time.Time                 `json:"since"`
 	Customer *activities.CustomerEmail `json:"customer,omitempty"`
 	Notice   *activities.TeamNotice    `json:"notice,omitempty"`
+	Slack    *activities.SlackNotice   `json:"slack,omitempty"`
 }
 
 // Ending records how a journey ended.

@@ -245,6 +245,11 @@ func (j *journey) taskNotice(ctx workflow.Context, now time.Time, role, step, su
 		j.entry(now, EntrySystem, "task:"+t.ID+":opened", fmt.Sprintf("Task %s opened for the %s: %s", t.ID, role, t.Title),
 			fmt.Sprintf("%s; due %s", t.Cause, t.Due.Format("2006-01-02 15:04 MST")), to.Email)
 		j.tasksChanged()
+		event := activities.SlackTaskCreated
+		if kind == TaskComplaint {
+			event = activities.SlackComplaint
+		}
+		j.slack(ctx, now, step, event, t)
 		return
 	}
 	t.Last = step
@@ -258,6 +263,11 @@ func (j *journey) taskNotice(ctx workflow.Context, now time.Time, role, step, su
 		j.entry(now, EntrySystem, fmt.Sprintf("task:%s:climbed:%d", t.ID, t.Climbs),
 			fmt.Sprintf("Task %s climbed from the %s to the %s", t.ID, from, role), clip(cause, maxEntryText), to.Email)
 		j.tasksChanged()
+		event := activities.SlackEscalation
+		if strings.HasSuffix(step, ":overdue") {
+			event = activities.SlackTaskOverdue
+		}
+		j.slack(ctx, now, step, event, t)
 		return
 	}
 	if due := j.taskDue(now, t); !due.Equal(t.Due) && t.Status == TaskOpen {
@@ -547,4 +557,17 @@ func (j *journey) awaitTaskSync(ctx workflow.Context, sel workflow.Selector) {
 		j.c.TasksSynced = max(j.c.TasksSynced, j.syncingVersion)
 		j.poke()
 	})
+}
+
+// slack posts a task's notice to our side's Slack beside its email (since
+// revision 5): a message of its own, in flight like an email and under its
+// step's key, so Slack being down delays nothing and a retry posts once.
+// Whether anyone has a webhook is the worker's configuration; without one
+// the activity posts nothing.
+func (j *journey) slack(ctx workflow.Context, now time.Time, step, event string, t *TaskRun) {
+	n := activities.SlackNotice{
+		Key: j.key(step) + ":slack", CustomerID: j.in.Account.ID, Account: j.in.Account.Name, Event: event,
+		Role: t.Owner, Owner: t.OwnerEmail, Title: t.Title, Text: "Why: " + t.Cause, Due: t.Due, ScheduledFor: now,
+	}
+	j.send(ctx, now, SendRun{Key: n.Key, Step: step + ":slack", Role: t.Owner, Slack: &n})
 }

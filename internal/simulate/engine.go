@@ -47,6 +47,9 @@ type Journey struct {
 	// Tasks, when set, keeps the journey's task index (SaveTasks); without
 	// it the writes are refused and the state alone has the tasks.
 	Tasks activities.TaskStore
+	// Slack, when set, posts the task notices (PostSlack); without it they
+	// are posted nowhere.
+	Slack *activities.Slack
 	// Logger gets the workflow's log; discarded when nil.
 	Logger log.Logger
 	// Finally, when set, runs at the until day before the journey is
@@ -211,7 +214,7 @@ func (j *Journey) Run(until float64) (Ending, error) {
 		env.SetStartTime(runStart)
 		env.SetTestTimeout(5 * time.Minute)
 		env.RegisterWorkflow(workflows.CustomerLifecycle)
-		env.RegisterActivity(&activities.Activities{Mailer: mailer, Templates: tpl, Tasks: j.Tasks})
+		env.RegisterActivity(&activities.Activities{Mailer: mailer, Templates: tpl, Tasks: j.Tasks, Slack: j.Slack})
 		j.Runs = append(j.Runs, RunCost{Events: 3, Start: runStart})
 		if j.CountHistory {
 			j.countHistory(env)
