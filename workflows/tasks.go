@@ -55,7 +55,8 @@ const (
 	// MaxSnooze is the longest a task may be snoozed for.
 	MaxSnooze = 90 * 24 * time.Hour
 	// TaskDueDays is how long a task without an escalation of its own has
-	// before it climbs to the manager, in journey days.
+	// before it is due (and, for the kinds that climb by themselves, before
+	// it climbs to the manager), in journey days.
 	TaskDueDays = 2
 )
 
@@ -175,10 +176,16 @@ func taskOf(step string) (kind, subject string, ok bool) {
 	return "", "", false
 }
 
-// climbs reports whether a task of kind climbs to the manager when it is
-// overdue. Preparing a review and reading a handover brief are the CSM's
-// own: past due they show as overdue in the work lists, nobody is paged.
-func climbs(kind string) bool { return kind != TaskReview && kind != TaskHandover }
+// climbs reports whether a task of kind climbs to the manager by itself
+// when it is overdue. The handoff, a milestone, a complaint and a silence
+// climb by their own ladders (a booked handoff call is expected at its
+// time, not paged at day 5); preparing a review and reading a handover
+// brief are the CSM's own: past due they show as overdue, nobody is paged.
+// What is left has no ladder of its own: an address that cannot be emailed,
+// a message not delivered, a renewal not recorded by its date.
+func climbs(kind string) bool {
+	return kind == TaskEmail || kind == TaskDelivery || kind == TaskRenewal
+}
 
 // roleRank orders our side's roles up the ladder.
 func roleRank(role string) int {
@@ -276,9 +283,15 @@ func (j *journey) taskNotice(ctx workflow.Context, now time.Time, role, step, su
 	}
 }
 
-// taskDue is when a task is due: the next escalation of its subject, or
-// TaskDueDays from now when none is scheduled.
+// taskDue is when a task is due: the next escalation of its subject, the
+// renewal date for a renewal, or TaskDueDays from now when none is
+// scheduled.
 func (j *journey) taskDue(now time.Time, t *TaskRun) time.Time {
+	if t.Kind == TaskRenewal {
+		if at := j.calendarAt(j.renewalDay()); at.After(now) {
+			return at
+		}
+	}
 	for _, s := range j.steps(now) {
 		if s.kind != EntryEscalation || !s.due.After(now) {
 			continue
