@@ -298,7 +298,9 @@ func TestChurnExpiresTasksAndReassignmentMovesThem(t *testing.T) {
 		}, nil)
 	})
 	h.at(3.5, func(c *call) { moved = c.state() })
-	h.at(4, func(c *call) { c.outcome("churn", workflows.Outcome{Kind: workflows.OutcomeChurned, Note: "budget cut"}) })
+	h.at(4, func(c *call) {
+		c.outcome("churn", workflows.Outcome{Kind: workflows.OutcomeChurned, Note: "budget cut"})
+	})
 	h.run(5)
 
 	assert.Equal(t, "katherine@vendor.example", taskAbout(t, moved, "complaint:c1").OwnerEmail, "the new CSM has the open task")
