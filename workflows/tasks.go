@@ -241,6 +241,14 @@ func (j *journey) taskNotice(ctx workflow.Context, now time.Time, role, step, su
 				fmt.Sprintf("%d tasks are open already", MaxOpenTasks), "")
 			return
 		}
+		if kind == TaskReview {
+			// A review still unprepared when the next is due is moot.
+			for i := range j.c.Tasks {
+				if o := &j.c.Tasks[i]; o.Active() && o.Kind == TaskReview {
+					j.closeTask(now, EntrySystem, o, TaskExpired, "a later review is due", "")
+				}
+			}
+		}
 		j.c.NextTask++
 		j.c.Tasks = append(j.c.Tasks, TaskRun{
 			ID: fmt.Sprintf("t%d", j.c.NextTask), Kind: kind, Subject: about, Title: clip(subject, maxEntryText),

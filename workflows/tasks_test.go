@@ -313,3 +313,50 @@ func TestChurnExpiresTasksAndReassignmentMovesThem(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, rows, "the index learns before the journey ends")
 }
+
+// A renewal task is due at the renewal date; not recorded by then, the
+// manager is told, and the new term expires it.
+func TestRenewalTaskIsDueAtTheRenewalDate(t *testing.T) {
+	pb := playbooks.Default()
+	in := testInput(pb)
+	in.Account.RenewalDate = testStart.AddDate(0, 0, 200) // calendar day 200 of the journey
+	h := newHarness(t, in)
+	h.at(1, func(c *call) {
+		c.outcome("handoff", workflows.Outcome{Kind: workflows.OutcomeHandoffHeld, By: "grace"})
+	})
+	var before workflows.State
+	h.at(199, func(c *call) { before = c.state() })
+	h.run(201)
+	var renewal workflows.TaskView
+	for _, tk := range before.Tasks {
+		if tk.Kind == workflows.TaskRenewal && tk.Active() {
+			renewal = tk
+		}
+	}
+	require.NotEmpty(t, renewal.ID, "a renewal task before the date: %+v", before.Tasks)
+	assert.Equal(t, h.dayTime(200), renewal.Due, "at the term boundary")
+	assert.Equal(t, "csm", renewal.Owner)
+	e, ok := h.entry("task:" + renewal.ID + ":overdue")
+	require.True(t, ok, "the manager is told the renewal was not recorded")
+	assert.Equal(t, h.dayTime(200), e.At)
+	assert.Equal(t, workflows.TaskExpired, taskAbout(t, h.final, renewal.Subject).Status, "the new term expired it")
+}
+
+// An unprepared review's task gives way to the next review's.
+func TestAReviewTaskExpiresAtTheNextReview(t *testing.T) {
+	pb := playbooks.Default()
+	h := newHarness(t, testInput(pb))
+	keepsEngaging(h, 95)
+	h.run(95)
+	active := 0
+	for _, tk := range h.final.Tasks {
+		if tk.Kind == workflows.TaskReview && tk.Active() {
+			active++
+			assert.Equal(t, "touchpoint:review-90:csm", tk.Subject, "only the latest review waits")
+		}
+	}
+	assert.Equal(t, 1, active)
+	r30 := taskAbout(t, h.final, "touchpoint:review-30:csm")
+	assert.Equal(t, workflows.TaskExpired, r30.Status)
+	assert.Equal(t, "a later review is due", r30.Note)
+}
