@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
@@ -197,6 +198,8 @@ func (d *Dashboard) workAct(c *gin.Context) {
 			fail(http.StatusUnprocessableEntity, rejection(err))
 		case workflows.IsJourneyEnded(err):
 			fail(http.StatusConflict, "The journey of "+id+" has ended.")
+		case errors.As(err, new(*serviceerror.NotFound)):
+			fail(http.StatusNotFound, "No journey for "+id+".")
 		default:
 			d.log.Warn("task action", zap.String("customer_id", id), zap.Error(err))
 			fail(http.StatusServiceUnavailable, "The journey did not answer in time; try again.")
