@@ -327,12 +327,28 @@ func TestBrowserWork(t *testing.T) {
 		Tasks []workflows.TaskView `json:"tasks"`
 	}
 	e.api(t, csmKey, "GET", "/v1/customers/"+customer+"/tasks", nil, &ct)
+	found := false
 	for _, tk := range ct.Tasks {
 		if tk.ID == task {
+			found = true
 			assert.Equal(t, workflows.TaskDone, tk.Status)
 			assert.Equal(t, "marked done: called the champion", tk.Note)
-			return
 		}
 	}
-	t.Fatalf("task %s not in %s's tasks", task, customer)
+	require.True(t, found, "task %s in %s's tasks", task, customer)
+
+	// The customer page lists its open tasks; one done there leaves it and
+	// the page comes back to the customer.
+	other, otherTask, _ := strings.Cut(left[0], "/")
+	row := css(`#tasks li[data-task="` + otherTask + `"]`)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(e.URL+"/ui/customers/"+other),
+		chromedp.WaitVisible(row),
+		chromedp.Click(css(`#tasks li[data-task="`+otherTask+`"] button`)),
+	))
+	waitUntil(t, "the customer page without the done task", 20*time.Second, func() bool {
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#tasks li[data-task="`+otherTask+`"]').length`))
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		return err == nil && n == 0 && loc == e.URL+"/ui/customers/"+other
+	})
 }

@@ -149,9 +149,9 @@ func clipForm(s string, n int) string {
 func (d *Dashboard) workAct(c *gin.Context) {
 	action := c.Param("action")
 	id, task := c.PostForm("customer"), c.PostForm("task")
-	back := "/ui/work"
-	if o := c.PostForm("owner"); o == "" || workflows.QuotableEmail(o) {
-		back += "?owner=" + url.QueryEscape(o)
+	back := "/ui/work?owner=" + url.QueryEscape(c.PostForm("owner"))
+	if o := c.PostForm("owner"); o != "" && !workflows.QuotableEmail(o) {
+		back = "/ui/work?owner="
 	}
 	fail := func(status int, msg string) {
 		d.fail(c, status, msg)
@@ -207,6 +207,10 @@ func (d *Dashboard) workAct(c *gin.Context) {
 		return
 	}
 	d.awaitIndex(ctx, id, task, a.Action)
+	if c.PostForm("return") == "customer" {
+		c.Redirect(http.StatusSeeOther, "/ui/customers/"+url.PathEscape(id))
+		return
+	}
 	c.Redirect(http.StatusSeeOther, back+"&did="+action+"&customer="+url.QueryEscape(id)+"&task="+task)
 }
 
