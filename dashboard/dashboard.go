@@ -56,7 +56,7 @@ type Options struct {
 	Insights apiserver.InsightsStore
 	// Tasks is the store's index of every journey's tasks: the "My work"
 	// page (/ui/work) reads it; nil hides the page.
-	Tasks TaskLister
+	Tasks apiserver.TaskLister
 	// Sessions keeps the signed-in browsers: the store, shared by every API
 	// replica. Required.
 	Sessions Sessions

@@ -31,11 +31,6 @@ const workPageSize = 200
 // before the page is shown again (the journey writes it in milliseconds).
 const indexWait = 3 * time.Second
 
-// TaskLister reads the work lists; the store is one.
-type TaskLister interface {
-	Tasks(ctx context.Context, f store.TaskFilter) ([]store.ListedTask, error)
-}
-
 type workData struct {
 	Owner   string // whose work ("" everyone's)
 	Me      string // the signed-in person's email, when a named person
