@@ -353,6 +353,7 @@ func (s *Server) write(c *gin.Context, update string, req, out any, status int, 
 			return
 		}
 	}
+	signBy(c, req)
 	if err := check(); err != nil {
 		invalid(c, firstError(err))
 		return

@@ -49,6 +49,9 @@ type Options struct {
 	// Insights is where the insights job's runs are read; nil: the insights
 	// routes answer 404.
 	Insights InsightsStore
+	// Users admits named people's own keys besides APIKeys; nil: Store's
+	// users table when Store has one (the store does), else APIKeys only.
+	Users Users
 
 	// Mount adds routes of other parts served by the same server (the
 	// dashboard under /ui), after the API's middleware.
@@ -77,6 +80,9 @@ func New(opts Options) *Server {
 	}
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Users == nil {
+		opts.Users, _ = opts.Store.(Users)
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{opts: opts, log: opts.Logger, router: gin.New()}
@@ -212,6 +218,9 @@ func (s *Server) accessLog(c *gin.Context) {
 	}
 	if role := c.GetString("role"); role != "" {
 		fields = append(fields, zap.String("role", role))
+	}
+	if email := c.GetString("user_email"); email != "" {
+		fields = append(fields, zap.String("user", email))
 	}
 	s.log.Info("http", fields...)
 }

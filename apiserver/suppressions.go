@@ -79,7 +79,7 @@ func (s *Server) liftSuppression(c *gin.Context) {
 	if customer != "" {
 		resp.CustomerID, resp.Journey = customer, "updated"
 		status := workflows.EmailStatus{Status: workflows.EmailActive, Address: email, Reason: "suppression lifted",
-			Source: "admin", By: c.GetString("role")}
+			Source: "admin", By: c.GetString("who")}
 		err := s.update(c, customer, workflows.UpdateEmail, status, &workflows.State{})
 		switch {
 		case workflows.IsValidationError(err):
