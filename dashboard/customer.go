@@ -242,7 +242,7 @@ func (d *Dashboard) act(c *gin.Context) {
 	}
 	form := c.Param("action")
 	formID := c.DefaultPostForm("form", form)
-	by := "dashboard:" + sessionOf(c).role
+	by := recordedBy(c)
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 15*time.Second)
 	defer cancel()
 	var name string

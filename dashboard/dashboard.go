@@ -236,8 +236,10 @@ func (d *Dashboard) render(c *gin.Context, status int, page, block string, data 
 
 // page is what layout.html needs besides a page's own data.
 type page struct {
-	Title     string
-	Role      string
+	Title string
+	Role  string
+	// Person is the signed-in person's name; "" for a role key's session.
+	Person    string
 	CSRF      string
 	Outbox    bool
 	Playbooks bool
@@ -251,7 +253,7 @@ func (d *Dashboard) page(c *gin.Context, title, nav string, content any) page {
 	p := page{Title: title, Nav: nav, Outbox: d.opts.Outbox != nil, Playbooks: d.opts.Playbooks != nil,
 		Insights: d.opts.Insights != nil, Work: d.opts.Tasks != nil, Content: content}
 	if s := sessionOf(c); s != nil {
-		p.Role, p.CSRF = s.role, s.csrf
+		p.Role, p.CSRF, p.Person = s.role, s.csrf, s.name
 	}
 	return p
 }

@@ -147,7 +147,7 @@ func (d *Dashboard) labPublish(c *gin.Context, ctx context.Context, data *labDat
 		data.Error = "Paste the playbook to publish into the editor first."
 		return http.StatusUnprocessableEntity
 	}
-	got, created, err := d.opts.Playbooks.Publish(ctx, data.YAML, "dashboard:"+sessionOf(c).role)
+	got, created, err := d.opts.Playbooks.Publish(ctx, data.YAML, recordedBy(c))
 	var bad *playbooks.InvalidError
 	switch {
 	case errors.As(err, &bad):

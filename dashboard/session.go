@@ -37,23 +37,55 @@ const (
 	purgeBatch = 100
 )
 
-// Sessions is the part of the store that keeps signed-in browsers. Being in
-// the store (not in one process's memory), a session made through one API
-// replica works on every other and survives a restart.
+// Sessions is the part of the store that keeps signed-in browsers, and the
+// people who may sign in with their own key. Being in the store (not in one
+// process's memory), a session made through one API replica works on every
+// other and survives a restart.
 type Sessions interface {
 	CreateDashboardSession(ctx context.Context, id string, ses store.DashboardSession) error
 	// DashboardSession returns the session with id, expired or not.
 	DashboardSession(ctx context.Context, id string) (store.DashboardSession, bool, error)
 	DeleteDashboardSession(ctx context.Context, id string) error
 	PurgeDashboardSessions(ctx context.Context, now time.Time, limit int) (int64, error)
+	// UserByKeyHash returns the person whose key hashes to hash
+	// (store.HashUserKey), and false when no one's does.
+	UserByKeyHash(ctx context.Context, hash string) (store.User, bool, error)
 }
 
 var _ Sessions = (*store.Store)(nil)
 
-// session is the signed-in browser a request comes from.
+// session is the signed-in browser a request comes from. A person who
+// signed in with their own key has an email, a name and who (how records
+// name them, store.User.Who); a role key's session has none of them.
 type session struct {
 	role string
 	csrf string
+
+	email, name, who string
+}
+
+// currentUser is who is signed in: the person's email and name ("" for a role
+// key's session) and the role. Pages that are about the person ("My work")
+// read the email.
+func currentUser(c *gin.Context) (email, name, role string) {
+	if s := sessionOf(c); s != nil {
+		return s.email, s.name, s.role
+	}
+	return "", "", ""
+}
+
+// recordedBy is who the records of what this browser does say did it: the
+// person as the API records them (so a person's actions read the same from
+// the API and the dashboard), else "dashboard:" and the key's role.
+func recordedBy(c *gin.Context) string {
+	s := sessionOf(c)
+	switch {
+	case s == nil:
+		return "dashboard"
+	case s.who != "":
+		return s.who
+	}
+	return "dashboard:" + s.role
 }
 
 // randomToken is 32 bytes from crypto/rand: unguessable ids and CSRF tokens.
@@ -111,7 +143,10 @@ func (d *Dashboard) requireSession(c *gin.Context) {
 		}
 		if ok {
 			c.Set("dashboard_session", ses)
-			c.Set("role", ses.role) // the API's access log shows it
+			c.Set("role", ses.role) // the API's access log shows them
+			if ses.email != "" {
+				c.Set("user_email", ses.email)
+			}
 			c.Next()
 			return
 		}
@@ -133,7 +168,10 @@ func (d *Dashboard) requireSession(c *gin.Context) {
 // way. One whose key is no longer configured (removed or rotated), or now
 // has another role, is refused but kept until it expires: during a rolling
 // change of LIFECYCLE_API_KEYS a replica that has not got the new keys yet
-// must not end the sessions of the replicas that have.
+// must not end the sessions of the replicas that have. A person's session
+// is live while their key is in the users table with the same role, read
+// at every request: removing the person or rotating the key ends it on
+// every replica at once, and a renamed person shows as renamed.
 func (d *Dashboard) lookup(c *gin.Context, id string) (*session, bool, error) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), storeTimeout)
 	defer cancel()
@@ -146,6 +184,13 @@ func (d *Dashboard) lookup(c *gin.Context, id string) (*session, bool, error) {
 			d.log.Warn("dashboard: deleting an expired session", zap.Error(err)) // the purge at a sign-in takes it later
 		}
 		return nil, false, nil
+	}
+	if hash, person := stored.UserKeyHash(); person {
+		u, found, err := d.opts.Sessions.UserByKeyHash(ctx, hash)
+		if err != nil || !found || u.Role != stored.Role {
+			return nil, false, err
+		}
+		return &session{role: stored.Role, csrf: stored.CSRF, email: u.Email, name: u.Name, who: u.Who()}, true, nil
 	}
 	if role, known := d.keyRoles[stored.KeyFingerprint]; !known || role != stored.Role {
 		return nil, false, nil
@@ -196,8 +241,9 @@ func (d *Dashboard) signInAgain(c *gin.Context, status int, next, msg string) {
 	d.render(c, status, "signin", "", d.page(c, "Sign in", "", signInData{Token: token, Next: next, Error: msg}))
 }
 
-// signIn admits csm and admin keys: the roles the dashboard's actions need.
-// Attempts are rate limited first, per client address and per key tried.
+// signIn admits csm and admin keys, configured role keys or people's own:
+// the roles the dashboard's actions need. Attempts are rate limited first,
+// per client address and per key tried.
 func (d *Dashboard) signIn(c *gin.Context) {
 	key := strings.TrimSpace(c.PostForm("key"))
 	next := safeNext(c.PostForm("next"))
@@ -213,7 +259,11 @@ func (d *Dashboard) signIn(c *gin.Context) {
 		d.fail(c, http.StatusForbidden, "The sign-in form has expired. Open the sign-in page again.")
 		return
 	}
-	role, fingerprint := d.roleOf(key)
+	role, fingerprint, err := d.roleOf(c.Request.Context(), key)
+	if err != nil {
+		d.storeDown(c, "checking the key", err)
+		return
+	}
 	if role != config.RoleCSM && role != config.RoleAdmin {
 		d.signInAgain(c, http.StatusUnauthorized, next, "That key is not a CSM or admin API key.")
 		return
@@ -253,21 +303,32 @@ func (d *Dashboard) signOut(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/ui/signin")
 }
 
-// roleOf compares the key with every configured key in constant time, and
-// returns its role and fingerprint ("" for an unknown key).
-func (d *Dashboard) roleOf(key string) (role, fingerprint string) {
+// roleOf compares the key with every configured key in constant time, then
+// looks a person's key up in the users table, and returns its role and the
+// fingerprint its session keeps ("" for an unknown key).
+func (d *Dashboard) roleOf(ctx context.Context, key string) (role, fingerprint string, err error) {
 	if key == "" {
-		return "", ""
+		return "", "", nil
 	}
 	for k, r := range d.opts.APIKeys {
 		if subtle.ConstantTimeCompare([]byte(k), []byte(key)) == 1 {
 			role = r
 		}
 	}
-	if role == "" {
-		return "", ""
+	if role != "" {
+		return role, keyFingerprint(key), nil
 	}
-	return role, keyFingerprint(key)
+	if !store.IsUserKey(key) {
+		return "", "", nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	hash := store.HashUserKey(key)
+	u, found, err := d.opts.Sessions.UserByKeyHash(ctx, hash)
+	if err != nil || !found {
+		return "", "", err
+	}
+	return u.Role, store.UserSessionFingerprint(hash), nil
 }
 
 // safeNext keeps the post-sign-in redirect inside the dashboard (no open

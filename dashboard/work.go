@@ -243,13 +243,9 @@ func rejection(err error) string {
 
 // signedInEmail is the signed-in person's email, "" for a role key.
 func signedInEmail(c *gin.Context) string {
-	return ""
+	email, _, _ := currentUser(c)
+	return email
 }
 
 // actor is who the records say acted: the person, else the role.
-func actor(c *gin.Context) string {
-	if s := sessionOf(c); s != nil {
-		return "dashboard:" + s.role
-	}
-	return "dashboard"
-}
+func actor(c *gin.Context) string { return recordedBy(c) }
