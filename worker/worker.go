@@ -24,7 +24,8 @@ import (
 const Product = "Lifecycle"
 
 // Activities builds the journey's activities from the settings: SendGrid
-// when SENDGRID_API_KEY is set, else the local outbox in the store.
+// when SENDGRID_API_KEY is set, else the local outbox in the store; Slack
+// task notices when a Slack webhook is set.
 func Activities(cfg *config.Config, st *store.Store) (*activities.Activities, error) {
 	tpl, err := activities.LoadTemplates(Product)
 	if err != nil {
@@ -53,9 +54,12 @@ func Activities(cfg *config.Config, st *store.Store) (*activities.Activities, er
 			Ledger: activities.StoreLedger{Store: st}, Suppressions: st,
 		}
 	}
-	if cfg.Slack.Team != "" || len(cfg.Slack.Routes) > 0 {
-		acts.Slack = &activities.Slack{Team: cfg.Slack.Team, Routes: cfg.Slack.Routes, PublicURL: cfg.PublicURL,
-			Client: &http.Client{Timeout: 10 * time.Second}, Ledger: activities.StoreLedger{Store: st}}
+	if cfg.Slack.Team != "" || len(cfg.Slack.People) > 0 || len(cfg.Slack.Roles) > 0 {
+		// The task notices' button opens the customer page on the dashboard.
+		acts.Slack = &activities.Slack{
+			Team: cfg.Slack.Team, People: cfg.Slack.People, Roles: cfg.Slack.Roles, PublicURL: cfg.PublicURL,
+			Client: &http.Client{Timeout: activities.DefaultSlackTimeout}, Ledger: activities.StoreLedger{Store: st},
+		}
 	}
 	return acts, nil
 }

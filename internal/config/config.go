@@ -52,11 +52,19 @@ type Config struct {
 	Slack         Slack
 }
 
-// Slack is where our side's task notices are posted besides the email.
+// Slack is where our side's task notices are posted besides the email:
+// incoming-webhook URLs, each a secret.
 type Slack struct {
-	Team   string            // the team's incoming-webhook URL
-	Routes map[string]string // lower-cased email, or csm/manager/sponsor -> URL
+	Team   string            // the team's; "" none
+	People map[string]string // lower-cased email -> the person's own
+	Roles  map[string]string // one of SlackRoles -> the role's
 }
+
+// SlackRoles are the roles LIFECYCLE_SLACK_WEBHOOKS may name: the team
+// roles of a task's owner (activities.RoleCSM, RoleManager, RoleSponsor;
+// activities imports this package, so the names are repeated here and a
+// test keeps them equal).
+var SlackRoles = []string{"csm", "manager", "sponsor"}
 
 // Client is how a command that talks to a running API (simulate
 // --customer) reaches it.
@@ -267,17 +275,17 @@ func Load(flags map[string]*string, cmd string) (*Config, error) {
 		bad("LIFECYCLE_PUBLIC_URL", "%q is not an http(s) URL", c.PublicURL)
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
-	if v := get("LIFECYCLE_SLACK_WEBHOOK_URL"); v != "" {
+	if v := strings.TrimSpace(get("LIFECYCLE_SLACK_WEBHOOK_URL")); v != "" {
 		if err := CheckSlackURL(v); err != nil {
 			bad("LIFECYCLE_SLACK_WEBHOOK_URL", "%v", err)
 		} else {
 			c.Slack.Team = v
 		}
 	}
-	if routes, err := ParseSlackRoutes(get("LIFECYCLE_SLACK_WEBHOOKS")); err != nil {
+	if people, roles, err := ParseSlackWebhooks(get("LIFECYCLE_SLACK_WEBHOOKS")); err != nil {
 		bad("LIFECYCLE_SLACK_WEBHOOKS", "%v", err)
 	} else {
-		c.Slack.Routes = routes
+		c.Slack.People, c.Slack.Roles = people, roles
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		bad("DATABASE_URL", "must be a postgres:// URL")
@@ -408,40 +416,52 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// ParseSlackRoutes reads LIFECYCLE_SLACK_WEBHOOKS: comma-separated
-// "email-or-role=URL" entries. Errors name the entry, never its URL.
-func ParseSlackRoutes(v string) (map[string]string, error) {
-	out := map[string]string{}
+// ParseSlackWebhooks reads LIFECYCLE_SLACK_WEBHOOKS: comma-separated
+// "email=URL" or "role=URL" entries (roles: SlackRoles). Emails are
+// lower-cased. Errors name the entry by its place and its email or role,
+// never by its URL: a webhook URL is a secret.
+func ParseSlackWebhooks(v string) (people, roles map[string]string, err error) {
+	people, roles = map[string]string{}, map[string]string{}
 	for i, entry := range strings.Split(v, ",") {
 		entry = strings.TrimSpace(entry)
 		if entry == "" {
 			continue
 		}
+		n := i + 1
 		who, hook, ok := strings.Cut(entry, "=")
-		who = strings.ToLower(strings.TrimSpace(who))
-		if !ok || who == "" {
-			return nil, fmt.Errorf("entry %d: want email-or-role=https://hooks.slack.com/...", i+1)
+		who, hook = strings.ToLower(strings.TrimSpace(who)), strings.TrimSpace(hook)
+		switch {
+		case !ok || who == "":
+			return nil, nil, fmt.Errorf("entry %d: want email=URL or role=URL (e.g. manager=https://hooks.slack.com/services/...)", n)
+		case strings.Contains(who, "/") || strings.Contains(who, ":"):
+			// A URL without its name: saying what it is would show it.
+			return nil, nil, fmt.Errorf("entry %d: starts with a URL; want email=URL or role=URL", n)
 		}
-		if who != "csm" && who != "manager" && who != "sponsor" && !strings.Contains(who, "@") {
-			return nil, fmt.Errorf("entry %d (%s): a person's email, or csm, manager or sponsor", i+1, clip(who, 60))
+		into := people
+		if slices.Contains(SlackRoles, who) {
+			into = roles
+		} else if a, err := mail.ParseAddress(who); err != nil || a.Name != "" || a.Address != who {
+			return nil, nil, fmt.Errorf("entry %d (%s): not an email, nor a role (%s)", n, clip(who, 60), strings.Join(SlackRoles, ", "))
 		}
-		if err := CheckSlackURL(strings.TrimSpace(hook)); err != nil {
-			return nil, fmt.Errorf("entry %d (%s): %v", i+1, clip(who, 60), err)
+		if _, dup := into[who]; dup {
+			return nil, nil, fmt.Errorf("entry %d (%s): listed twice", n, who)
 		}
-		out[who] = strings.TrimSpace(hook)
+		if err := CheckSlackURL(hook); err != nil {
+			return nil, nil, fmt.Errorf("entry %d (%s): %v", n, who, err)
+		}
+		into[who] = hook
 	}
-	return out, nil
+	return people, roles, nil
 }
 
 // CheckSlackURL admits an https URL, or http to this machine (a local
-// test receiver).
+// receiver in tests and dev). Its errors never repeat the URL.
 func CheckSlackURL(v string) error {
 	u, err := url.Parse(v)
 	if err != nil || u.Host == "" {
-		return errors.New("not a URL")
+		return errors.New("not a URL (want https://hooks.slack.com/services/...)")
 	}
-	host := u.Hostname()
-	switch {
+	switch host := u.Hostname(); {
 	case u.Scheme == "https":
 		return nil
 	case u.Scheme == "http" && (host == "127.0.0.1" || host == "localhost" || host == "::1"):
@@ -450,9 +470,10 @@ func CheckSlackURL(v string) error {
 	return errors.New("must be an https URL (http only to 127.0.0.1 or localhost)")
 }
 
+// clip shortens s to n characters for an error message.
 func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
 	}
-	return s[:n] + "…"
+	return s
 }

@@ -155,29 +155,53 @@ func TestWorkerSettings(t *testing.T) {
 }
 
 func TestSlackSettings(t *testing.T) {
-	cfg, err := load(t, config.CmdWorker, "--slack-webhook-url", "https://hooks.slack.com/services/T0/B0/team",
-		"--slack-webhooks", " Grace@Example.com=https://hooks.slack.com/services/T0/B1/grace , manager=http://127.0.0.1:9999/hook")
+	cfg, err := load(t, config.CmdWorker, "--slack-webhook-url", " https://hooks.slack.com/services/T0/B0/team ",
+		"--slack-webhooks", " Grace@Example.com=https://hooks.slack.com/services/T0/B1/grace , manager=http://127.0.0.1:9999/hook,,"+
+			"Sponsor=http://localhost:9999/vp,csm=http://[::1]:9999/csm")
 	require.NoError(t, err)
 	assert.Equal(t, "https://hooks.slack.com/services/T0/B0/team", cfg.Slack.Team)
+	assert.Equal(t, map[string]string{"grace@example.com": "https://hooks.slack.com/services/T0/B1/grace"}, cfg.Slack.People,
+		"emails lower-cased, as the routing looks them up")
 	assert.Equal(t, map[string]string{
-		"grace@example.com": "https://hooks.slack.com/services/T0/B1/grace", "manager": "http://127.0.0.1:9999/hook",
-	}, cfg.Slack.Routes)
+		"manager": "http://127.0.0.1:9999/hook", "sponsor": "http://localhost:9999/vp", "csm": "http://[::1]:9999/csm",
+	}, cfg.Slack.Roles, "http to this machine is for a local receiver")
+
+	cfg, err = load(t, config.CmdDev, "--slack-webhooks", "manager=https://hooks.slack.com/services/T0/B3/m")
+	require.NoError(t, err, "dev runs a worker too")
+	assert.Equal(t, "https://hooks.slack.com/services/T0/B3/m", cfg.Slack.Roles["manager"])
 
 	cfg, err = load(t, config.CmdWorker)
 	require.NoError(t, err)
 	assert.Empty(t, cfg.Slack.Team, "off by default")
-	assert.Empty(t, cfg.Slack.Routes)
+	assert.Empty(t, cfg.Slack.People)
+	assert.Empty(t, cfg.Slack.Roles)
 
 	for _, bad := range []struct{ flag, value, want string }{
-		{"--slack-webhook-url", "http://hooks.slack.com/services/secret", "LIFECYCLE_SLACK_WEBHOOK_URL: must be an https URL"},
-		{"--slack-webhook-url", "not a url", "LIFECYCLE_SLACK_WEBHOOK_URL: not a URL"},
-		{"--slack-webhooks", "grace@example.com", "LIFECYCLE_SLACK_WEBHOOKS: entry 1: want email-or-role="},
-		{"--slack-webhooks", "ceo=https://hooks.slack.com/x", "entry 1 (ceo): a person's email, or csm, manager or sponsor"},
+		{"--slack-webhook-url", "http://hooks.slack.com/services/T0/B0/secret", "LIFECYCLE_SLACK_WEBHOOK_URL: must be an https URL"},
+		{"--slack-webhook-url", "http://10.0.0.5/services/secret", "LIFECYCLE_SLACK_WEBHOOK_URL: must be an https URL"},
+		{"--slack-webhook-url", "hooks.slack.com/services/secret", "LIFECYCLE_SLACK_WEBHOOK_URL: not a URL"},
+		{"--slack-webhook-url", "ftp://hooks.slack.com/services/secret", "LIFECYCLE_SLACK_WEBHOOK_URL: must be an https URL"},
+		{"--slack-webhooks", "grace@example.com", "LIFECYCLE_SLACK_WEBHOOKS: entry 1: want email=URL or role=URL"},
+		{"--slack-webhooks", "=https://hooks.slack.com/services/secret", "LIFECYCLE_SLACK_WEBHOOKS: entry 1: want email=URL"},
+		{"--slack-webhooks", "https://hooks.slack.com/services/T0/B0/secret?x=1", "entry 1: starts with a URL"},
+		{"--slack-webhooks", "ceo=https://hooks.slack.com/services/secret", "entry 1 (ceo): not an email, nor a role (csm, manager, sponsor)"},
+		{"--slack-webhooks", "Grace <g@example.com>=https://hooks.slack.com/services/secret", "not an email"},
 		{"--slack-webhooks", "csm=https://a.example/x,sponsor=http://hooks.slack.com/services/secret", "entry 2 (sponsor): must be an https URL"},
+		{"--slack-webhooks", "g@example.com=https://a.example/x,G@Example.com=https://a.example/secret", "entry 2 (g@example.com): listed twice"},
+		{"--slack-webhooks", "manager=not-a-url-secret", "entry 1 (manager): not a URL"},
 	} {
 		_, err := load(t, config.CmdWorker, bad.flag, bad.value)
 		require.Error(t, err, bad.value)
 		assert.Contains(t, err.Error(), bad.want)
 		assert.NotContains(t, err.Error(), "secret", "a webhook URL is a secret: never in an error")
 	}
+
+	// The API does not read them: a bad value there is not its concern.
+	_, err = load(t, config.CmdAPI)
+	require.NoError(t, err)
+	t.Setenv("LIFECYCLE_SLACK_WEBHOOK_URL", "http://hooks.slack.com/services/secret")
+	_, err = load(t, config.CmdAPI)
+	assert.NoError(t, err)
+	_, err = load(t, config.CmdWorker)
+	assert.ErrorContains(t, err, "LIFECYCLE_SLACK_WEBHOOK_URL", "the environment is read like the flag")
 }
