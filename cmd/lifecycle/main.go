@@ -32,6 +32,9 @@ Usage:
                                         of a scenario day by day, or --compare two playbooks
   lifecycle email preview TEMPLATE      render a customer email with sample data (--html)
   lifecycle email list                  list the email templates
+  lifecycle users add|list|remove|rotate
+                                        people with their own API key, so that what they
+                                        do is recorded under their name (users --help)
   lifecycle probe URL                   exit 0 if URL (/healthz, /readyz) answers 2xx: a
                                         health check for images without curl
   lifecycle version                     this build's id, Go version, whether dev is in
@@ -78,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = emailCmd(rest, stdout, stderr)
 	case "simulate":
 		err = simulateCmd(ctx, rest, stdout, stderr)
+	case "users":
+		err = usersCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] != "help" {
 			return run(ctx, []string{rest[0], "--help"}, stdout, stderr)
