@@ -50,7 +50,8 @@ type harness struct {
 	outbox   *activities.Outbox
 	store    *store.Store // the outbox's, and the task index
 	slack    *activities.Slack
-	mailer   activities.Mailer // nil: the outbox
+	tasks    activities.TaskStore // the task index; the store when nil
+	mailer   activities.Mailer    // nil: the outbox
 	results  map[string]result
 	runs     []simulate.RunCost
 	simulate bool // feed an estimated history length to the workflow
@@ -149,7 +150,7 @@ func (h *harness) run(untilDay float64) {
 		mailer = h.mailer
 	}
 	j := &simulate.Journey{
-		In: h.in, Start: h.start, Day: h.day, Mailer: mailer, Templates: tpl, CountHistory: h.simulate, Tasks: h.store, Slack: h.slack,
+		In: h.in, Start: h.start, Day: h.day, Mailer: mailer, Templates: tpl, CountHistory: h.simulate, Tasks: h.taskStore(), Slack: h.slack,
 		Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler)),
 	}
 	for _, s := range h.script {
@@ -195,4 +196,11 @@ func (h *harness) entry(step string) (workflows.Entry, bool) {
 		}
 	}
 	return workflows.Entry{}, false
+}
+
+func (h *harness) taskStore() activities.TaskStore {
+	if h.tasks != nil {
+		return h.tasks
+	}
+	return h.store
 }

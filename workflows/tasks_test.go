@@ -2,8 +2,10 @@ package workflows_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -359,4 +361,49 @@ func TestAReviewTaskExpiresAtTheNextReview(t *testing.T) {
 	r30 := taskAbout(t, h.final, "touchpoint:review-30:csm")
 	assert.Equal(t, workflows.TaskExpired, r30.Status)
 	assert.Equal(t, "a later review is due", r30.Note)
+}
+
+// flakyTasks is the store's task index failing its first writes, as a
+// store that is down for a while.
+type flakyTasks struct {
+	*store.Store
+	mu    sync.Mutex
+	fails int
+}
+
+func (f *flakyTasks) SyncTasks(ctx context.Context, s store.TaskSync) (bool, error) {
+	f.mu.Lock()
+	if f.fails > 0 {
+		f.fails--
+		f.mu.Unlock()
+		return false, errors.New("database is locked")
+	}
+	f.mu.Unlock()
+	return f.Store.SyncTasks(ctx, s)
+}
+
+// The store failing delays nothing: the same messages at the same times as
+// with a store that works, and the index catches up once it answers.
+func TestTaskIndexFailingDelaysNothing(t *testing.T) {
+	pb := playbooks.Default()
+	ok := newHarness(t, testInput(pb))
+	keepsEngaging(ok, 20)
+	ok.run(20)
+
+	h := newHarness(t, testInput(pb))
+	h.tasks = &flakyTasks{Store: h.store, fails: 5}
+	keepsEngaging(h, 20)
+	h.run(20)
+	kinds := []string{workflows.EntryTouchpoint, workflows.EntryTask, workflows.EntryEscalation}
+	assert.Equal(t, ok.sent(kinds...), h.sent(kinds...))
+	rows, err := h.store.Tasks(context.Background(), store.TaskFilter{})
+	require.NoError(t, err)
+	var active []string
+	for _, tk := range h.final.Tasks {
+		if tk.Active() {
+			active = append(active, tk.ID)
+		}
+	}
+	require.NotEmpty(t, active)
+	assert.Len(t, rows, len(active), "the index caught up with the journey")
 }
