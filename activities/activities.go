@@ -48,6 +48,9 @@ type CustomerEmail struct {
 	// About, when set, fills the email's Practices field at send time from
 	// the latest insights (the best-practices email).
 	About *insights.Subject `json:"about,omitempty"`
+	// Contact is the contact the email goes to when it is not the champion
+	// (journey revision 6): its links are its own, one use each.
+	Contact string `json:"contact,omitempty"`
 }
 
 // Team roles a notice can go to.
@@ -155,7 +158,7 @@ func (a *Activities) SendCustomerEmail(ctx context.Context, req CustomerEmail) (
 	unsubscribe := ""
 	if a.Links != nil {
 		link := func(action string) string {
-			return a.Links.URL(links.Link{CustomerID: req.CustomerID, Journey: req.Journey, Step: req.Step, Action: action, Email: req.To.Email})
+			return a.Links.URL(links.Link{CustomerID: req.CustomerID, Journey: req.Journey, Step: req.Step, Action: action, Email: req.To.Email, Contact: req.Contact})
 		}
 		for i := range actions {
 			actions[i].URL = link(actions[i].ID)

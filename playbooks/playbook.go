@@ -181,6 +181,55 @@ type Touchpoint struct {
 	Kind     string `yaml:"kind" json:"kind"`
 	Template string `yaml:"template" json:"template"`
 	Title    string `yaml:"title" json:"title,omitempty"` // shown in the email; a default per kind
+	// To names the customer's contact roles the email goes to (see
+	// ContactRoles); left out, the kind decides (Audience).
+	To []string `yaml:"to,omitempty" json:"to,omitempty"`
+}
+
+// Contact roles on the customer's side: who a customer email goes to.
+const (
+	ContactChampion = "champion"
+	ContactAdmin    = "admin"
+	ContactUser     = "user"
+	ContactSponsor  = "executive_sponsor" // the customer's executive sponsor
+	ContactBilling  = "billing"
+)
+
+// ContactRoles lists every contact role.
+var ContactRoles = []string{ContactChampion, ContactAdmin, ContactUser, ContactSponsor, ContactBilling}
+
+// Audience is the roles a touchpoint's email goes to: its own To, else by
+// kind (trainings and webinars to the admins and users, reviews to the
+// champion and the executive sponsor, the rest to the champion). A journey
+// whose account has nobody reachable in those roles writes to the champion.
+func (t Touchpoint) Audience() []string {
+	switch {
+	case len(t.To) > 0:
+		return t.To
+	case t.Kind == KindTrainingInvite || t.Kind == KindWebinarInvite:
+		return []string{ContactAdmin, ContactUser}
+	case t.Kind == KindReview:
+		return []string{ContactChampion, ContactSponsor}
+	}
+	return []string{ContactChampion}
+}
+
+// QBRAudience is who the QBR invitation goes to: QBRTo, else the champion
+// and the executive sponsor.
+func (a Adoption) QBRAudience() []string {
+	if len(a.QBRTo) > 0 {
+		return a.QBRTo
+	}
+	return []string{ContactChampion, ContactSponsor}
+}
+
+// RenewalAudience is who renewal reminders go to: RenewalTo, else the
+// champion and billing.
+func (a Adoption) RenewalAudience() []string {
+	if len(a.RenewalTo) > 0 {
+		return a.RenewalTo
+	}
+	return []string{ContactChampion, ContactBilling}
 }
 
 // Silence says when a customer with no engagement is chased, and by whom.
@@ -216,6 +265,10 @@ type Adoption struct {
 	QBRTemplate         string `yaml:"qbr_template" json:"qbr_template"`
 	RenewalReminderDays []int  `yaml:"renewal_reminder_days" json:"renewal_reminder_days"`
 	RenewalTemplate     string `yaml:"renewal_template" json:"renewal_template"`
+	// QBRTo and RenewalTo name the contact roles of the QBR invitation and
+	// the renewal reminders (QBRAudience, RenewalAudience).
+	QBRTo     []string `yaml:"qbr_to,omitempty" json:"qbr_to,omitempty"`
+	RenewalTo []string `yaml:"renewal_to,omitempty" json:"renewal_to,omitempty"`
 }
 
 // Ladder is the milestone's own late ladder, or the playbook's default one.

@@ -319,6 +319,19 @@ func (v *validator) checkTouchpoints(p *Playbook) {
 			v.add(at+".kind", "unknown kind %q (use %s)", t.Kind, strings.Join(touchpointKinds, ", "))
 		}
 		v.template(at+".template", t.Template)
+		v.roles(at+".to", t.To)
+	}
+}
+
+// roles checks a list of contact roles: known, each once.
+func (v *validator) roles(field string, roles []string) {
+	for i, r := range roles {
+		switch {
+		case !slices.Contains(ContactRoles, r):
+			v.add(fmt.Sprintf("%s[%d]", field, i), "unknown contact role %q (use %s)", r, strings.Join(ContactRoles, ", "))
+		case slices.Index(roles, r) < i:
+			v.add(fmt.Sprintf("%s[%d]", field, i), "role %q given twice", r)
+		}
 	}
 }
 
@@ -435,6 +448,8 @@ func (v *validator) checkAdoption(a Adoption) {
 	v.template("adoption.checkin_template", a.CheckinTemplate)
 	v.template("adoption.qbr_template", a.QBRTemplate)
 	v.template("adoption.renewal_template", a.RenewalTemplate)
+	v.roles("adoption.qbr_to", a.QBRTo)
+	v.roles("adoption.renewal_to", a.RenewalTo)
 	v.most("adoption.renewal_reminder_days", len(a.RenewalReminderDays), MaxRenewalReminders, "reminders")
 	for i, d := range a.RenewalReminderDays {
 		at := fmt.Sprintf("adoption.renewal_reminder_days[%d]", i)

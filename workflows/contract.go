@@ -34,6 +34,7 @@ const (
 	UpdateEmail     = "email_status"
 	UpdateChampion  = "champion"
 	UpdateTask      = "task"
+	UpdateContact   = "contact"
 	// SignalEvent carries an engagement event when the caller cannot wait
 	// for the journey's answer (a worker may be down): the server keeps it.
 	SignalEvent = "event"
@@ -138,18 +139,24 @@ type Account struct {
 //     (insights.MemoKey), upserted when they change.
 //  5. Notices to our side are tasks with an owner, a due time and a status
 //     (tasks.go), counted in search attributes and indexed in the store.
-const Revision = 5
+//  6. Every contact of the account (contacts.go): customer emails go to the
+//     roles their touchpoint names, email status is per contact, and a
+//     journey with nobody left to email tasks the CSM to find someone.
+const Revision = 6
 
 // JourneyInput starts (or, with Carry set, continues) a journey.
 type JourneyInput struct {
-	Account      Account             `json:"account"`
-	Champion     Person              `json:"champion"`
-	CSM          Person              `json:"csm"`
-	ManagerEmail string              `json:"manager_email"`
-	SponsorEmail string              `json:"sponsor_email,omitempty"` // executive sponsor; the manager when empty
-	DealID       string              `json:"deal_id"`
-	Playbook     *playbooks.Playbook `json:"playbook"`
-	DayLength    time.Duration       `json:"day_length"`
+	Account      Account `json:"account"`
+	Champion     Person  `json:"champion"`
+	CSM          Person  `json:"csm"`
+	ManagerEmail string  `json:"manager_email"`
+	SponsorEmail string  `json:"sponsor_email,omitempty"` // executive sponsor; the manager when empty
+	// Contacts are the account's other contacts (since revision 6; not the
+	// champion, who is Champion).
+	Contacts  []Contact           `json:"contacts,omitempty"`
+	DealID    string              `json:"deal_id"`
+	Playbook  *playbooks.Playbook `json:"playbook"`
+	DayLength time.Duration       `json:"day_length"`
 	// MinDeliveryWindow is the least real time a message is tried for (0:
 	// workflows.MinDeliveryWindow, enough to survive a lost worker). Tests
 	// with short days set less, to see a give-up sooner.
@@ -175,6 +182,7 @@ func (in *JourneyInput) Validate() error {
 		c.fail("account.renewal_date", "is required")
 	}
 	c.person("champion", in.Champion)
+	c.contacts(in)
 	c.person("csm", in.CSM)
 	c.email("manager_email", in.ManagerEmail, true)
 	c.email("sponsor_email", in.SponsorEmail, false)
@@ -328,6 +336,55 @@ type ChampionChange struct {
 	Champion Person `json:"champion"`
 	Reason   string `json:"reason,omitempty"`
 	By       string `json:"by,omitempty"`
+}
+
+// Contact roles on the customer's side (playbooks.ContactRoles).
+const (
+	ContactChampion = playbooks.ContactChampion
+	ContactAdmin    = playbooks.ContactAdmin
+	ContactUser     = playbooks.ContactUser
+	ContactSponsor  = playbooks.ContactSponsor
+	ContactBilling  = playbooks.ContactBilling
+)
+
+// Contact is a person on the customer's side. The journey gives each an id
+// ("ct1" is the champion the journey started with); a customer email goes
+// to the contacts in the roles its touchpoint names, each with an email
+// status of its own.
+type Contact struct {
+	ID       string `json:"id,omitempty"`
+	Role     string `json:"role"`
+	Name     string `json:"name"`
+	Email    string `json:"email"`
+	TimeZone string `json:"time_zone,omitempty"` // IANA zone; empty: UTC
+}
+
+// ContactView is a contact and its email status.
+type ContactView struct {
+	Contact
+	EmailStatus string    `json:"email_status"` // EmailActive or EmailSuppressed
+	Stopped     string    `json:"stopped,omitempty"`
+	StoppedAt   time.Time `json:"stopped_at,omitzero"`
+}
+
+// Contact changes (UpdateContact).
+const (
+	ContactAdd    = "add"
+	ContactUpdate = "update"
+	ContactRemove = "remove"
+)
+
+// ContactChange adds, updates or removes a contact (since revision 6). For
+// an update, ID names the contact and the fields of Contact that are set
+// change (a time zone of "UTC" sets UTC); a new email address starts with
+// emails going out. Making a contact the champion makes the champion before
+// it a user; the champion itself cannot be removed or given another role.
+type ContactChange struct {
+	Op      string  `json:"op"`
+	ID      string  `json:"id,omitempty"`
+	Contact Contact `json:"contact"`
+	Reason  string  `json:"reason,omitempty"`
+	By      string  `json:"by,omitempty"`
 }
 
 // StateQuery asks for the live state at a moment: the caller's clock, so the

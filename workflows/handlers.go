@@ -57,6 +57,7 @@ func (j *journey) registerHandlers(ctx workflow.Context) error {
 		{UpdateEmail, j.onEmailStatus, j.validateEmailStatus},
 		{UpdateChampion, j.onChampion, j.validateChampion},
 		{UpdateTask, j.onTask, j.validateTask},
+		{UpdateContact, j.onContact, j.validateContact},
 	}
 	for _, u := range updates {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler,
@@ -156,7 +157,12 @@ func (j *journey) validateEvent(ctx workflow.Context, ev EngagementEvent) error 
 	// An open or a click of a message to someone else (a team notice, a
 	// former champion) is not the customer engaging.
 	if to := ev.Attributes[EventAttrRecipient]; to != "" && !strings.EqualFold(to, j.champion().Email) {
-		return rejectf("attributes.%s: %s is not the customer's champion; not counted", EventAttrRecipient, to)
+		if j.rev < 6 {
+			return rejectf("attributes.%s: %s is not the customer's champion; not counted", EventAttrRecipient, to)
+		}
+		if j.contactByEmail(to) == nil {
+			return rejectf("attributes.%s: %s is not one of the customer's contacts; not counted", EventAttrRecipient, to)
+		}
 	}
 	if err := j.sameJourney("attributes."+EventAttrJourney, ev.Attributes[EventAttrJourney]); err != nil {
 		return err

@@ -114,6 +114,7 @@ func newJourney(ctx workflow.Context, in JourneyInput) (*journey, error) {
 	} else {
 		j.c.Runs++
 	}
+	j.initContacts(workflow.Now(ctx))
 	return j, nil
 }
 
@@ -591,6 +592,7 @@ func (j *journey) state(now time.Time, q StateQuery) State {
 		s.ScoreHistory = j.scoreHistory(now)
 	}
 	s.Progress = progress(s.Milestones)
+	s.Contacts, s.Reachable = j.contactViews()
 	s.Tasks = j.taskViews(now)
 	for _, t := range s.Tasks {
 		if t.Status == TaskOpen {

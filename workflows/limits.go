@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/seed-a80403e2/lifecycle/playbooks"
 )
 
 // Limits on everything that reaches a journey's history, state or search
@@ -30,6 +32,8 @@ const (
 	// MaxCarryBytes is the largest state a run hands to the next, well below
 	// Temporal's 2 MiB payload limit.
 	MaxCarryBytes = 1 << 20
+	// MaxContacts bounds an account's contacts, the champion included.
+	MaxContacts = 25
 	// EventClockSkew is how far in the future an event's time may be: the
 	// sender's clock may run a little ahead of ours.
 	EventClockSkew = 5 * time.Minute
@@ -131,6 +135,94 @@ func ValidateReassign(r Reassignment) error {
 func ValidateChampion(ch ChampionChange) error {
 	var c checker
 	c.person("champion", ch.Champion)
+	c.text("reason", ch.Reason, MaxTextLen, false)
+	c.text("by", ch.By, MaxShortLen, false)
+	return c.err()
+}
+
+// contacts checks a start's other contacts: each a whole contact of a
+// known role other than the champion's, no address twice.
+func (c *checker) contacts(in *JourneyInput) {
+	if len(in.Contacts) > MaxContacts-1 {
+		c.fail("contacts", "at most %d besides the champion (got %d)", MaxContacts-1, len(in.Contacts))
+		return
+	}
+	seen := map[string]string{strings.ToLower(in.Champion.Email): "champion"}
+	for i, ct := range in.Contacts {
+		at := fmt.Sprintf("contacts[%d]", i)
+		c.contact(at, ct, true)
+		if ct.Role == ContactChampion {
+			c.fail(at+".role", "the champion is given as champion; a contact here is an admin, a user, an executive_sponsor or billing")
+		}
+		if ct.ID != "" {
+			c.fail(at+".id", "is given by the journey; leave it out")
+		}
+		key := strings.ToLower(ct.Email)
+		if first, dup := seen[key]; dup && ct.Email != "" {
+			c.fail(at+".email", "%s is already %s's address", ct.Email, first)
+		} else {
+			seen[key] = at
+		}
+	}
+}
+
+// contact checks a contact's fields; partial (an update) checks only those
+// that are set.
+func (c *checker) contact(at string, ct Contact, whole bool) {
+	if whole || ct.Role != "" {
+		if !oneOf(ct.Role, ContactRoles) {
+			c.fail(at+".role", "must be one of %s", strings.Join(ContactRoles, ", "))
+		}
+	}
+	if whole || ct.Name != "" {
+		c.text(at+".name", ct.Name, MaxNameLen, true)
+	}
+	if whole || ct.Email != "" {
+		c.email(at+".email", ct.Email, true)
+	}
+	if len(ct.TimeZone) > 64 {
+		c.fail(at+".time_zone", "at most 64 characters")
+	} else if _, err := loadZone(ct.TimeZone); err != nil {
+		c.fail(at+".time_zone", "%v", err)
+	}
+}
+
+// ContactRoles lists every contact role.
+var ContactRoles = playbooks.ContactRoles
+
+// ValidContactID reports whether id can name a contact ("ct1", ...).
+func ValidContactID(id string) bool {
+	n, ok := strings.CutPrefix(id, "ct")
+	if !ok || n == "" || len(n) > 6 || n[0] == '0' {
+		return false
+	}
+	return strings.Trim(n, "0123456789") == ""
+}
+
+// ValidateContactChange checks a contact change's fields; the journey
+// checks it against its contacts.
+func ValidateContactChange(ch ContactChange) error {
+	var c checker
+	switch ch.Op {
+	case ContactAdd:
+		c.contact("contact", ch.Contact, true)
+		if ch.ID != "" || ch.Contact.ID != "" {
+			c.fail("id", "is given by the journey; leave it out")
+		}
+	case ContactUpdate:
+		c.contact("contact", ch.Contact, false)
+		if ch.Contact == (Contact{ID: ch.Contact.ID}) {
+			c.fail("contact", "give at least one of role, name, email, time_zone to change")
+		}
+	case ContactRemove:
+	default:
+		c.fail("op", "must be %s, %s or %s", ContactAdd, ContactUpdate, ContactRemove)
+	}
+	if ch.Op == ContactUpdate || ch.Op == ContactRemove {
+		if !ValidContactID(ch.ID) {
+			c.fail("id", "must name a contact (ct1, ct2, ...)")
+		}
+	}
 	c.text("reason", ch.Reason, MaxTextLen, false)
 	c.text("by", ch.By, MaxShortLen, false)
 	return c.err()

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -77,12 +78,14 @@ func (j *journey) key(step string) string {
 }
 
 func (j *journey) emailCustomer(ctx workflow.Context, now time.Time, step, template string, data map[string]string, actions []action, summary, cause string) error {
-	return j.emailCustomerAbout(ctx, now, step, template, data, actions, summary, cause, nil)
+	return j.emailCustomerAbout(ctx, now, step, template, data, actions, summary, cause, nil, nil)
 }
 
-// emailCustomerAbout is emailCustomer with the customer's facts attached:
-// the activity fills the email from the latest insights at send time.
-func (j *journey) emailCustomerAbout(ctx workflow.Context, now time.Time, step, template string, data map[string]string, actions []action, summary, cause string, about *insights.Subject) error {
+// emailCustomerAbout is emailCustomer with the customer's facts attached
+// (the activity fills the email from the latest insights at send time) and,
+// since revision 6, to the contacts in roles (nil: the champion), each
+// under a key of its own.
+func (j *journey) emailCustomerAbout(ctx workflow.Context, now time.Time, step, template string, data map[string]string, actions []action, summary, cause string, about *insights.Subject, roles []string) error {
 	fields := map[string]string{
 		"AccountName": j.in.Account.Name, "CSMName": j.c.CSM.Name, "CSMEmail": j.c.CSM.Email,
 		"Day": fmt.Sprint(int(j.dayOf(now))),
@@ -96,7 +99,7 @@ func (j *journey) emailCustomerAbout(ctx workflow.Context, now time.Time, step, 
 		To:       activities.Recipient{Name: champion.Name, Email: champion.Email},
 		Template: template, Data: fields, Actions: actions, ScheduledFor: now, About: about,
 	}
-	if j.c.EmailBlocked != "" {
+	if j.rev < 6 && j.c.EmailBlocked != "" {
 		j.entry(now, EntrySystem, step+":not-sent", summary+" not sent", "customer emails stopped: "+j.c.EmailBlocked, "")
 		return nil
 	}
@@ -104,6 +107,10 @@ func (j *journey) emailCustomerAbout(ctx workflow.Context, now time.Time, step, 
 		// Only calendar steps (renewal reminders) run while paused; the
 		// customer is not written to during a pause, the CSM still is.
 		j.entry(now, EntrySystem, step+":not-sent", summary+" not sent", "the journey is paused: "+clip(j.c.PauseReason, 100), "")
+		return nil
+	}
+	if j.rev >= 6 {
+		j.emailContacts(ctx, now, req, roles, summary, cause)
 		return nil
 	}
 	j.entry(now, EntryTouchpoint, step, summary, cause, champion.Email)
@@ -114,6 +121,36 @@ func (j *journey) emailCustomerAbout(ctx workflow.Context, now time.Time, step, 
 	var sent activities.Sent
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions), acts.SendCustomerEmail, req).Get(ctx, &sent)
 	return j.sendFailed(ctx, now, step, "customer", err)
+}
+
+// emailContacts sends req to each contact of the audience of roles: the
+// champion under the step's own key, every other contact under the key and
+// its contact id, so each has its own message, links and failure.
+func (j *journey) emailContacts(ctx workflow.Context, now time.Time, req activities.CustomerEmail, roles []string, summary, cause string) {
+	to, why := j.audience(roles)
+	if why != "" {
+		cause += "; " + why
+	}
+	if len(to) == 0 {
+		j.entry(now, EntrySystem, req.Step+":not-sent", summary+" not sent", cause, "")
+		return
+	}
+	addrs := make([]string, len(to))
+	for i, c := range to {
+		addrs[i] = c.Email
+	}
+	j.entry(now, EntryTouchpoint, req.Step, summary, cause, clip(strings.Join(addrs, ", "), maxEntryText))
+	for _, c := range to {
+		r := req
+		r.To = activities.Recipient{Name: c.Name, Email: c.Email}
+		sr := SendRun{Key: r.Key, Step: r.Step, Role: roleCustomer}
+		if c.Role != ContactChampion {
+			r.Key, r.Contact = r.Key+"/"+c.ID, c.ID
+			sr.Key, sr.Step = r.Key, r.Step+"/"+c.ID
+		}
+		sr.Customer = &r
+		j.send(ctx, now, sr)
+	}
 }
 
 func (j *journey) recipient(role string) activities.Recipient {

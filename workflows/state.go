@@ -80,6 +80,23 @@ type Carry struct {
 	NextTask     int       `json:"next_task,omitempty"`
 	TasksVersion int       `json:"tasks_version,omitempty"`
 	TasksSynced  int       `json:"tasks_synced,omitempty"`
+
+	// Since revision 6: every contact of the account, the champion among
+	// them (contacts.go); NextContact numbers them. Champion and
+	// EmailBlocked mirror the champion contact. Unreachable counts the
+	// times nobody was left to email, UnreachableTold the tasks made of it.
+	Contacts        []ContactRun `json:"contacts,omitempty"`
+	NextContact     int          `json:"next_contact,omitempty"`
+	Unreachable     int          `json:"unreachable,omitempty"`
+	UnreachableTold int          `json:"unreachable_told,omitempty"`
+}
+
+// ContactRun is a contact and why emails to it stopped ("" while they go
+// out).
+type ContactRun struct {
+	Contact
+	Stopped   string    `json:"stopped,omitempty"`
+	StoppedAt time.Time `json:"stopped_at,omitzero"`
 }
 
 // SendRun is a message in flight: exactly one of Customer, Notice and (since
@@ -279,6 +296,10 @@ type State struct {
 	Tasks        []TaskView `json:"tasks"`
 	OpenTasks    int        `json:"open_tasks"`
 	OverdueTasks int        `json:"overdue_tasks"`
+	// Contacts are the account's contacts, the champion first, each with its
+	// email status; Reachable counts those emails go out to.
+	Contacts  []ContactView `json:"contacts"`
+	Reachable int           `json:"reachable_contacts"`
 }
 
 // Scores are the four numbers the product explains.

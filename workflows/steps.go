@@ -37,6 +37,7 @@ func (j *journey) steps(now time.Time) []step {
 	j.emailNoticeSteps(add, now)
 	if j.rev >= 2 {
 		j.teamBounceSteps(add, now)
+		j.noContactSteps(add, now)
 		// The renewal date is on the calendar: a pause does not move it.
 		j.renewalSteps(add)
 	}
@@ -291,7 +292,7 @@ func (j *journey) touchpointSteps(add func(step)) {
 				// Filled at send time from the latest insights.
 				data, about = j.outcomeData(data), j.gapsRequest()
 			}
-			if err := j.emailCustomerAbout(ctx, now, key, tp.Template, data, actionsFor(tp.Kind), name, cause, about); err != nil {
+			if err := j.emailCustomerAbout(ctx, now, key, tp.Template, data, actionsFor(tp.Kind), name, cause, about, tp.Audience()); err != nil {
 				return err
 			}
 			if tp.Kind != playbooks.KindReview {
@@ -395,9 +396,16 @@ func (j *journey) emailNoticeSteps(add func(step), now time.Time) {
 	key := fmt.Sprintf("email:stopped:%d:csm", j.c.Suppressions)
 	add(step{key: key, kind: EntryTask, due: now, run: func(ctx workflow.Context, now time.Time) error {
 		j.c.EmailNotices = j.c.Suppressions
+		body := fmt.Sprintf("We no longer email %s (%s). The journey continues; reach the champion another way, or change the champion's contact (PUT /v1/customers/{id}/champion).", j.champion().Name, j.c.EmailBlocked)
+		if j.rev >= 6 {
+			if n := j.reachable(); n > 0 {
+				body += fmt.Sprintf(" The other contacts (%d reachable) still get the emails meant for their roles; the champion's own go to them only when their role is named. Make one of them the champion (PATCH /v1/customers/{id}/contacts/{contact} with role champion) to send the champion's emails there.", n)
+			} else {
+				body += " Nobody else at the account can be emailed: add a contact (POST /v1/customers/{id}/contacts)."
+			}
+		}
 		return j.notify(ctx, now, roleCSM, key, fmt.Sprintf("%s: emails to %s stopped", j.in.Account.Name, j.champion().Email),
-			fmt.Sprintf("We no longer email %s (%s). The journey continues; reach the champion another way, or change the champion's contact (PUT /v1/customers/{id}/champion).", j.champion().Name, j.c.EmailBlocked),
-			"champion's address suppressed: "+j.c.EmailBlocked)
+			body, "champion's address suppressed: "+j.c.EmailBlocked)
 	}})
 }
 
@@ -441,7 +449,7 @@ func (j *journey) adoptionSteps(add func(step)) {
 	add(step{key: key, customer: true, kind: EntryTouchpoint, due: j.customerTime(j.dayAt(day)), run: func(ctx workflow.Context, now time.Time) error {
 		a.NextQBRDay += ap.QBREveryDays
 		cause := fmt.Sprintf("QBR every %d days", ap.QBREveryDays)
-		if err := j.emailCustomer(ctx, now, key, ap.QBRTemplate, j.outcomeData(map[string]string{"Title": "Quarterly business review"}), []action{actBookReview}, "QBR invitation", cause); err != nil {
+		if err := j.emailCustomerAbout(ctx, now, key, ap.QBRTemplate, j.outcomeData(map[string]string{"Title": "Quarterly business review"}), []action{actBookReview}, "QBR invitation", cause, nil, ap.QBRAudience()); err != nil {
 			return err
 		}
 		return j.brief(ctx, now, key+":csm", fmt.Sprintf("%s: prepare the QBR", j.in.Account.Name),
@@ -464,7 +472,7 @@ func (j *journey) renewalSteps(add func(step)) {
 			a.RemindersSent++
 			cause := fmt.Sprintf("%d days before renewal on %s", before, renewal)
 			data := map[string]string{"RenewalDate": renewal, "DaysBefore": fmt.Sprint(before)}
-			if err := j.emailCustomer(ctx, now, key, ap.RenewalTemplate, data, []action{actOnTrack, actNeedHelp}, fmt.Sprintf("Renewal reminder (%d days)", before), cause); err != nil {
+			if err := j.emailCustomerAbout(ctx, now, key, ap.RenewalTemplate, data, []action{actOnTrack, actNeedHelp}, fmt.Sprintf("Renewal reminder (%d days)", before), cause, nil, ap.RenewalAudience()); err != nil {
 				return err
 			}
 			return j.notify(ctx, now, roleCSM, key+":csm", fmt.Sprintf("%s renews in %d days", j.in.Account.Name, before),

@@ -172,6 +172,8 @@ func taskOf(step string) (kind, subject string, ok bool) {
 		return TaskEmail, step, true
 	case parts[0] == "reassign":
 		return TaskHandover, step, true
+	case parts[0] == "contacts":
+		return TaskEmail, "contacts", true
 	}
 	return "", "", false
 }

@@ -33,7 +33,10 @@ type Claims struct {
 	Step    string `json:"s"`
 	Action  string `json:"a"`
 	Email   string `json:"m,omitempty"` // the recipient, for unsubscribe
-	Expires int64  `json:"e"`           // Unix seconds
+	// Contact names the recipient when it is not the champion: each
+	// contact's answer to an email is its own use.
+	Contact string `json:"r,omitempty"`
+	Expires int64  `json:"e"` // Unix seconds
 }
 
 // Link is what a token is issued for.
@@ -43,6 +46,7 @@ type Link struct {
 	Step       string
 	Action     string
 	Email      string // the recipient, for unsubscribe
+	Contact    string // the recipient's contact id when not the champion
 }
 
 // Errors Parse returns; each gets its own page.
@@ -81,7 +85,7 @@ const tokenAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 // Token signs the claims of l, valid for the TTL.
 func (s *Signer) Token(l Link) string {
 	c := Claims{Version: 1, CustomerID: l.CustomerID, Journey: l.Journey, Step: l.Step, Action: l.Action,
-		Email: l.Email, Expires: s.now().Add(s.ttl).Unix()}
+		Email: l.Email, Contact: l.Contact, Expires: s.now().Add(s.ttl).Unix()}
 	payload, _ := json.Marshal(c) // plain strings: cannot fail
 	return enc.EncodeToString(payload) + "." + enc.EncodeToString(s.mac(payload))
 }
@@ -139,6 +143,9 @@ func (c Claims) UseID() string {
 		group = "outcome"
 	}
 	key := c.CustomerID + "\x00" + c.Step + "\x00" + group
+	if c.Contact != "" {
+		key += "\x00contact\x00" + c.Contact
+	}
 	if c.Journey != "" {
 		key = "journey\x00" + c.Journey + "\x00" + key
 	}

@@ -155,3 +155,24 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Each contact's answer to an email is its own use: the admin registering
+// for a training does not spend the users' links; the champion's links
+// (no contact) keep the use id they always had.
+func TestContactInClaimsAndUseID(t *testing.T) {
+	s := signer(t, "a-secret-of-16-chars", now)
+	claims := func(contact, action string) links.Claims {
+		c, err := s.Parse(s.Token(links.Link{CustomerID: "acme", Journey: "j2", Step: "touchpoint:training-basics", Action: action, Contact: contact}))
+		require.NoError(t, err)
+		return c
+	}
+	admin, user, champion := claims("ct2", "register"), claims("ct3", "register"), claims("", "register")
+	assert.Equal(t, "ct2", admin.Contact)
+	assert.NotEqual(t, admin.UseID(), user.UseID())
+	assert.NotEqual(t, admin.UseID(), champion.UseID())
+	assert.Equal(t, admin.UseID(), claims("ct2", "register").UseID())
+	legacy, err := s.Parse(s.Token(links.Link{CustomerID: "acme", Journey: "j2", Step: "touchpoint:training-basics", Action: "register"}))
+	require.NoError(t, err)
+	assert.Equal(t, legacy.UseID(), champion.UseID())
+	assert.Equal(t, claims("ct2", "pulse_1").UseID(), claims("ct2", "on_track").UseID(), "one answer per email and contact")
+}
