@@ -103,5 +103,7 @@ func signBy(c *gin.Context, req any) {
 		r.By = who
 	case *workflows.ChampionChange:
 		r.By = who
+	case *workflows.ContactChange:
+		r.By = who
 	}
 }

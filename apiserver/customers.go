@@ -51,6 +51,10 @@ type StartRequest struct {
 	ManagerEmail string           `json:"manager_email"`
 	SponsorEmail string           `json:"sponsor_email,omitempty"`
 	DealID       string           `json:"deal_id"`
+	// Contacts are the account's other contacts (admins, users, executive
+	// sponsor, billing). A contact with role champion stands for champion
+	// when champion is left out.
+	Contacts []workflows.Contact `json:"contacts,omitempty"`
 	// Playbook names a published version (id@vN, GET /v1/playbooks); left
 	// out, the account's plan decides (PUT /v1/plans/{plan}/playbook), else
 	// the built-in playbook.
@@ -117,10 +121,11 @@ func (s *Server) start(c *gin.Context, req StartRequest) {
 		}
 		pb = custom
 	}
+	champion, contacts := startContacts(req)
 	in := workflows.JourneyInput{
 		Account:  workflows.Account{ID: req.Account.ID, Name: req.Account.Name, Plan: req.Account.Plan, RenewalDate: req.Account.RenewalDate.Time},
-		Champion: req.Champion, CSM: req.CSM, ManagerEmail: req.ManagerEmail, SponsorEmail: req.SponsorEmail,
-		DealID: req.DealID, Playbook: pb, DayLength: s.opts.DayLength,
+		Champion: champion, CSM: req.CSM, ManagerEmail: req.ManagerEmail, SponsorEmail: req.SponsorEmail,
+		DealID: req.DealID, Playbook: pb, DayLength: s.opts.DayLength, Contacts: contacts,
 	}
 	if err := in.ValidateStart(s.opts.Now()); err != nil {
 		invalid(c, firstError(err))

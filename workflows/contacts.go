@@ -408,19 +408,19 @@ func (j *journey) validateContact(ch ContactChange) error {
 	}
 	if e := ch.Contact.Email; e != "" {
 		if other := j.contactByEmail(e); other != nil && other != cur {
-			return rejectf("contact.email: %s is already the address of %s (%s)", e, other.ID, other.Name)
+			return rejectf("email: %s is already the address of %s (%s)", e, other.ID, other.Name)
 		}
 		if kind, role := j.addressOf(EmailStatus{Address: e}); kind == addrTeam {
-			return rejectf("contact.email: %s is the %s's address, on our side", e, role)
+			return rejectf("email: %s is the %s's address, on our side", e, role)
 		}
 	}
 	switch {
 	case ch.Op == ContactRemove && cur.Role == ContactChampion:
 		return rejectf("id: %s is the champion; make another contact the champion first", ch.ID)
 	case ch.Op == ContactUpdate && cur.Role == ContactChampion && ch.Contact.Role != "" && ch.Contact.Role != ContactChampion:
-		return rejectf("contact.role: %s is the champion; make another contact the champion instead", ch.ID)
+		return rejectf("role: %s is the champion; make another contact the champion instead", ch.ID)
 	case ch.Op == ContactUpdate && cur.Contact == merged(cur.Contact, ch.Contact):
-		return rejectf("contact: %s already has these details; nothing changes", ch.ID)
+		return rejectf("id: %s already has these details; nothing changes", ch.ID)
 	}
 	return nil
 }

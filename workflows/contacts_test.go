@@ -227,12 +227,12 @@ func TestContactChangesAreChecked(t *testing.T) {
 		ch   workflows.ContactChange
 		want string
 	}{
-		"role":        {add("owner", "Ann", "ann@acme.example"), "contact.role: must be one of champion, admin"},
-		"email":       {add(workflows.ContactUser, "Ann", "not-an-address"), "contact.email: is not an email address"},
-		"name":        {add(workflows.ContactUser, strings.Repeat("n", workflows.MaxNameLen+1), "ann@acme.example"), "contact.name: at most 200 characters"},
+		"role":        {add("owner", "Ann", "ann@acme.example"), "role: must be one of champion, admin"},
+		"email":       {add(workflows.ContactUser, "Ann", "not-an-address"), "email: is not an email address"},
+		"name":        {add(workflows.ContactUser, strings.Repeat("n", workflows.MaxNameLen+1), "ann@acme.example"), "name: at most 200 characters"},
 		"duplicate":   {add(workflows.ContactUser, "Bob again", "BOB@acme.example"), "is already the address of ct2"},
 		"team":        {add(workflows.ContactUser, "Grace", "grace@vendor.example"), "is the csm's address"},
-		"zone":        {workflows.ContactChange{Op: workflows.ContactAdd, Contact: workflows.Contact{Role: workflows.ContactUser, Name: "Ann", Email: "ann@acme.example", TimeZone: "Mars/Olympus"}}, "contact.time_zone: unknown time zone"},
+		"zone":        {workflows.ContactChange{Op: workflows.ContactAdd, Contact: workflows.Contact{Role: workflows.ContactUser, Name: "Ann", Email: "ann@acme.example", TimeZone: "Mars/Olympus"}}, "time_zone: unknown time zone"},
 		"op":          {workflows.ContactChange{Op: "merge"}, "op: must be add, update or remove"},
 		"unknown id":  {workflows.ContactChange{Op: workflows.ContactRemove, ID: "ct99"}, "id: ct99 is not a contact of this journey"},
 		"bad id":      {workflows.ContactChange{Op: workflows.ContactRemove, ID: "bob"}, "id: must name a contact"},

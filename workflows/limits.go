@@ -169,21 +169,24 @@ func (c *checker) contacts(in *JourneyInput) {
 // contact checks a contact's fields; partial (an update) checks only those
 // that are set.
 func (c *checker) contact(at string, ct Contact, whole bool) {
+	if at != "" {
+		at += "."
+	}
 	if whole || ct.Role != "" {
 		if !oneOf(ct.Role, ContactRoles) {
-			c.fail(at+".role", "must be one of %s", strings.Join(ContactRoles, ", "))
+			c.fail(at+"role", "must be one of %s", strings.Join(ContactRoles, ", "))
 		}
 	}
 	if whole || ct.Name != "" {
-		c.text(at+".name", ct.Name, MaxNameLen, true)
+		c.text(at+"name", ct.Name, MaxNameLen, true)
 	}
 	if whole || ct.Email != "" {
-		c.email(at+".email", ct.Email, true)
+		c.email(at+"email", ct.Email, true)
 	}
 	if len(ct.TimeZone) > 64 {
-		c.fail(at+".time_zone", "at most 64 characters")
+		c.fail(at+"time_zone", "at most 64 characters")
 	} else if _, err := loadZone(ct.TimeZone); err != nil {
-		c.fail(at+".time_zone", "%v", err)
+		c.fail(at+"time_zone", "%v", err)
 	}
 }
 
@@ -205,14 +208,14 @@ func ValidateContactChange(ch ContactChange) error {
 	var c checker
 	switch ch.Op {
 	case ContactAdd:
-		c.contact("contact", ch.Contact, true)
+		c.contact("", ch.Contact, true)
 		if ch.ID != "" || ch.Contact.ID != "" {
 			c.fail("id", "is given by the journey; leave it out")
 		}
 	case ContactUpdate:
-		c.contact("contact", ch.Contact, false)
+		c.contact("", ch.Contact, false)
 		if ch.Contact == (Contact{ID: ch.Contact.ID}) {
-			c.fail("contact", "give at least one of role, name, email, time_zone to change")
+			c.fail("role", "give at least one of role, name, email, time_zone to change")
 		}
 	case ContactRemove:
 	default:
