@@ -92,7 +92,8 @@ var corpusScenarios = []corpusScenario{
 			sentTo("reassign:1", "linus@vendor.example"), sent("email:stopped:1:csm"),
 			sentTo("email:team:1:notice", "linus@vendor.example"),
 			sentTo("touchpoint:checkin-4", "barbara@contacts.example"), sentTo("touchpoint:checkin-8", "barbara@contacts.example"),
-			updated(workflows.UpdateReassign), updated(workflows.UpdateEmail), updated(workflows.UpdateChampion),
+			sentTo("touchpoint:training-5", "uma@contacts.example"),
+			updated(workflows.UpdateReassign), updated(workflows.UpdateEmail), updated(workflows.UpdateChampion), updated(workflows.UpdateContact),
 			updated(workflows.UpdatePause), updated(workflows.UpdateResume), completed,
 		}},
 	},
@@ -258,10 +259,12 @@ func playContacts(r *recording) {
 	pb.Touchpoints = []playbooks.Touchpoint{
 		{ID: "checkin-2", Day: 2, Kind: playbooks.KindCheckin, Template: "checkin"},
 		{ID: "checkin-4", Day: 4, Kind: playbooks.KindCheckin, Template: "checkin"},
+		{ID: "training-5", Day: 5, Kind: playbooks.KindTrainingInvite, Template: "training_invite"},
 		{ID: "pulse-6", Day: 6, Kind: playbooks.KindHappinessPulse, Template: "happiness_pulse"},
 		{ID: "checkin-8", Day: 8, Kind: playbooks.KindCheckin, Template: "checkin"},
 	}
 	in := corpusInput("contacts", pb, 500*time.Millisecond)
+	in.Contacts = []workflows.Contact{{Role: workflows.ContactAdmin, Name: "Tim Admin", Email: "tim@contacts.example"}}
 	r.begin(in)
 	r.settle()
 	r.day(0.5)
@@ -279,6 +282,11 @@ func playContacts(r *recording) {
 	r.update(workflows.UpdateChampion, workflows.ChampionChange{
 		Champion: workflows.Person{Name: "Barbara Liskov", Email: "barbara@contacts.example", TimeZone: "America/New_York"}, Reason: "Ada left", By: "linus"})
 	r.waitStep("touchpoint:checkin-4", 10*time.Second)
+	// Since revision 6: a user added, the admin's address bounced; the
+	// training invite goes to the user alone.
+	r.update(workflows.UpdateContact, workflows.ContactChange{Op: workflows.ContactAdd,
+		Contact: workflows.Contact{Role: workflows.ContactUser, Name: "Uma User", Email: "uma@contacts.example"}, By: "linus"})
+	r.update(workflows.UpdateEmail, workflows.EmailStatus{Status: workflows.EmailSuppressed, Reason: "bounce", Source: "sendgrid", Address: "tim@contacts.example"})
 	r.update(workflows.UpdatePause, workflows.PauseRequest{Reason: "legal hold", By: "linus"})
 	time.Sleep(1500 * time.Millisecond) // three days: pulse-6 and checkin-8 move by as much
 	r.update(workflows.UpdateResume, workflows.ResumeRequest{By: "linus"})
