@@ -165,3 +165,31 @@ func TestResumeEmailForm(t *testing.T) {
 	assert.Equal(t, "#err-email", hdr.Get("HX-Retarget"))
 	assert.Equal(t, "Customer email is not stopped.", body)
 }
+
+// TestCustomerPageListsContacts: every contact with its role and whether it
+// can be emailed; a contact whose address bounced shows why it stopped.
+func TestCustomerPageListsContacts(t *testing.T) {
+	e := startEnv(t, true)
+	e.startCustomer(t, "kappa", "Kappa Ltd", "grace@vendor.example")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, ch := range []workflows.ContactChange{
+		{Op: workflows.ContactAdd, Contact: workflows.Contact{Role: workflows.ContactAdmin, Name: "Bob Admin", Email: "bob@kappa.example", TimeZone: "America/New_York"}},
+		{Op: workflows.ContactAdd, Contact: workflows.Contact{Role: workflows.ContactUser, Name: "Cy User", Email: "cy@kappa.example"}},
+	} {
+		h, err := e.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: workflows.WorkflowID("kappa"), UpdateName: workflows.UpdateContact,
+			Args: []any{ch}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		require.NoError(t, err)
+		require.NoError(t, h.Get(ctx, nil))
+	}
+	h, err := e.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: workflows.WorkflowID("kappa"), UpdateName: workflows.UpdateEmail,
+		Args: []any{workflows.EmailStatus{Status: workflows.EmailSuppressed, Reason: "bounce", Source: "sendgrid", Address: "cy@kappa.example"}}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	require.NoError(t, err)
+	require.NoError(t, h.Get(ctx, nil))
+	hc, _ := browserless(t, e)
+	page := pageOf(t, hc, e.URL+"/ui/customers/kappa")
+	assert.Contains(t, page, "2 of 3 can be emailed")
+	assert.Contains(t, page, `<tr data-contact="ct2">`)
+	assert.Contains(t, page, "America/New_York")
+	assert.Regexp(t, `(?s)data-contact="ct3".*Cy User.*stopped: bounce`, page)
+}
