@@ -1,11 +1,9 @@
 package apiserver
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -54,22 +52,9 @@ type ContactRequest struct {
 }
 
 func (s *Server) listContacts(c *gin.Context) {
-	id, ok := customerID(c)
-	if !ok {
-		return
+	if _, st, ok := s.briefState(c); ok {
+		c.JSON(http.StatusOK, ContactList{Contacts: st.Contacts, Reachable: st.Reachable})
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
-	defer cancel()
-	var st workflows.State
-	v, err := s.opts.Client.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryState, workflows.StateQuery{At: s.opts.Now(), Brief: true})
-	if err == nil {
-		err = v.Get(&st)
-	}
-	if err != nil {
-		s.temporalError(c, err, id)
-		return
-	}
-	c.JSON(http.StatusOK, ContactList{Contacts: st.Contacts, Reachable: st.Reachable})
 }
 
 func (s *Server) addContact(c *gin.Context) {

@@ -206,22 +206,30 @@ func (s *Server) listTasks(c *gin.Context) {
 // customerTasks answers GET /v1/customers/{id}/tasks from the journey:
 // its active tasks and the latest closed ones.
 func (s *Server) customerTasks(c *gin.Context) {
+	if id, st, ok := s.briefState(c); ok {
+		c.JSON(http.StatusOK, CustomerTasks{CustomerID: id, Tasks: st.Tasks, Open: st.OpenTasks, Overdue: st.OverdueTasks})
+	}
+}
+
+// briefState reads the path's journey's state as of now, without its score
+// history; a failure is answered.
+func (s *Server) briefState(c *gin.Context) (string, workflows.State, bool) {
+	var st workflows.State
 	id, ok := customerID(c)
 	if !ok {
-		return
+		return "", st, false
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
 	defer cancel()
-	var st workflows.State
 	v, err := s.opts.Client.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryState, workflows.StateQuery{At: s.opts.Now(), Brief: true})
 	if err == nil {
 		err = v.Get(&st)
 	}
 	if err != nil {
 		s.temporalError(c, err, id)
-		return
+		return id, st, false
 	}
-	c.JSON(http.StatusOK, CustomerTasks{CustomerID: id, Tasks: st.Tasks, Open: st.OpenTasks, Overdue: st.OverdueTasks})
+	return id, st, true
 }
 
 // TaskDoneRequest is POST /v1/customers/{id}/tasks/{task}/done's body

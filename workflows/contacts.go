@@ -96,20 +96,16 @@ func (j *journey) onEmailStatus(ctx workflow.Context, e EmailStatus) (State, err
 		j.c.EmailBlocked = e.Reason
 		j.c.EmailBlockedAddr = j.champion().Email
 		j.c.Suppressions++
-		summary := "Customer emails stopped: " + e.Reason
 		if ct := j.championContact(); ct != nil {
 			ct.Stopped, ct.StoppedAt = e.Reason, now
-			summary = fmt.Sprintf("Emails to the champion %s stopped: %s", ct.Email, e.Reason)
 		}
-		j.entry(now, EntrySystem, fmt.Sprintf("email:stopped:%d", j.c.Suppressions), summary, "reported"+via(e.Source), "")
+		j.entry(now, EntrySystem, fmt.Sprintf("email:stopped:%d", j.c.Suppressions), "Customer emails stopped: "+e.Reason, "reported"+via(e.Source), "")
 	default:
 		j.c.EmailBlocked, j.c.EmailBlockedAddr = "", ""
-		summary := "Customer emails resumed"
 		if ct := j.championContact(); ct != nil {
 			ct.Stopped, ct.StoppedAt = "", time.Time{}
-			summary = "Emails to the champion " + ct.Email + " resumed"
 		}
-		j.entry(now, EntrySystem, "email:active", summary, "reported"+via(e.Source)+by(e.By), "")
+		j.entry(now, EntrySystem, "email:active", "Customer emails resumed", "reported"+via(e.Source)+by(e.By), "")
 		j.closeTasks(now, "email:champion", TaskDone, "customer emails resumed", e.By)
 		j.reached(now, e.By)
 	}
