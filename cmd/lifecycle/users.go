@@ -214,29 +214,34 @@ func usersList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func usersRemove(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newUsersFlags("remove", " EMAIL [flags]", "Removes a person: their key is refused from the next request on, and their\ndashboard sessions end. What they recorded keeps their name.", stderr)
-	pos, err := f.parse(args, 1)
-	if err != nil {
-		return err
-	}
-	st, err := f.open(ctx, false, stderr)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	err = st.DeleteUser(ctx, pos[0])
-	switch {
-	case errors.Is(err, store.ErrNoUser):
-		return fmt.Errorf("no user %s (lifecycle users list shows who there is)", strings.ToLower(strings.TrimSpace(pos[0])))
-	case err != nil:
-		return userError(err)
-	}
-	fmt.Fprintf(stdout, "Removed %s: their key no longer works and their dashboard sessions have ended.\n", strings.ToLower(strings.TrimSpace(pos[0])))
-	return nil
+	return onUser(ctx, "remove", "Removes a person: their key is refused from the next request on, and their\ndashboard sessions end. What they recorded keeps their name.", args, stderr,
+		func(st *store.Store, email string) error {
+			if err := st.DeleteUser(ctx, email); err != nil {
+				return noUser(err, email, "")
+			}
+			fmt.Fprintf(stdout, "Removed %s: their key no longer works and their dashboard sessions have ended.\n", email)
+			return nil
+		})
 }
 
 func usersRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newUsersFlags("rotate", " EMAIL [flags]", "Gives a person a new API key, printed on stdout once. The old key is refused\nfrom the next request on, and the dashboard sessions it opened end.", stderr)
+	return onUser(ctx, "rotate", "Gives a person a new API key, printed on stdout once. The old key is refused\nfrom the next request on, and the dashboard sessions it opened end.", args, stderr,
+		func(st *store.Store, email string) error {
+			u, key, err := st.RotateUserKey(ctx, email)
+			if err != nil {
+				return noUser(err, email, "; add them with lifecycle users add")
+			}
+			fmt.Fprintf(stderr, "New key for %s (%s); the old one no longer works. Shown only this once:\n", u.Who(), u.Role)
+			fmt.Fprintln(stdout, key)
+			fmt.Fprint(stderr, keyAdvice(u.Role))
+			return nil
+		})
+}
+
+// onUser runs a users command that takes one EMAIL: its flags, the store,
+// then fn with the address as the store keeps it (trimmed, lower case).
+func onUser(ctx context.Context, name, help string, args []string, stderr io.Writer, fn func(st *store.Store, email string) error) error {
+	f := newUsersFlags(name, " EMAIL [flags]", help, stderr)
 	pos, err := f.parse(args, 1)
 	if err != nil {
 		return err
@@ -246,17 +251,15 @@ func usersRotate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer st.Close()
-	u, key, err := st.RotateUserKey(ctx, pos[0])
-	switch {
-	case errors.Is(err, store.ErrNoUser):
-		return fmt.Errorf("no user %s (lifecycle users list shows who there is; add them with lifecycle users add)", strings.ToLower(strings.TrimSpace(pos[0])))
-	case err != nil:
-		return userError(err)
+	return fn(st, strings.ToLower(strings.TrimSpace(pos[0])))
+}
+
+// noUser says who is missing when the store knows no such person.
+func noUser(err error, email, more string) error {
+	if errors.Is(err, store.ErrNoUser) {
+		return fmt.Errorf("no user %s (lifecycle users list shows who there is%s)", email, more)
 	}
-	fmt.Fprintf(stderr, "New key for %s (%s); the old one no longer works. Shown only this once:\n", u.Who(), u.Role)
-	fmt.Fprintln(stdout, key)
-	fmt.Fprint(stderr, keyAdvice(u.Role))
-	return nil
+	return userError(err)
 }
 
 // keyAdvice says what the key is for, after it is printed.
