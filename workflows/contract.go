@@ -142,7 +142,9 @@ type Account struct {
 //  6. Every contact of the account (contacts.go): customer emails go to the
 //     roles their touchpoint names, email status is per contact, and a
 //     journey with nobody left to email tasks the CSM to find someone.
-const Revision = 6
+//  7. A journey may begin mid-playbook (JourneyInput.Import, imports.go),
+//     and journey events go out to webhook subscribers (outbound.go).
+const Revision = 7
 
 // JourneyInput starts (or, with Carry set, continues) a journey.
 type JourneyInput struct {
@@ -153,8 +155,11 @@ type JourneyInput struct {
 	SponsorEmail string  `json:"sponsor_email,omitempty"` // executive sponsor; the manager when empty
 	// Contacts are the account's other contacts (since revision 6; not the
 	// champion, who is Champion).
-	Contacts  []Contact           `json:"contacts,omitempty"`
-	DealID    string              `json:"deal_id"`
+	Contacts []Contact `json:"contacts,omitempty"`
+	DealID   string    `json:"deal_id"`
+	// Import, when set, begins the journey at the day it gives (since
+	// revision 7): a customer brought in mid-life.
+	Import    *Import             `json:"import,omitempty"`
 	Playbook  *playbooks.Playbook `json:"playbook"`
 	DayLength time.Duration       `json:"day_length"`
 	// MinDeliveryWindow is the least real time a message is tried for (0:
@@ -187,6 +192,7 @@ func (in *JourneyInput) Validate() error {
 	c.email("manager_email", in.ManagerEmail, true)
 	c.email("sponsor_email", in.SponsorEmail, false)
 	c.text("deal_id", in.DealID, MaxShortLen, true)
+	c.importFields(in.Import)
 	if in.DayLength < 0 || (in.DayLength > 0 && in.DayLength < 100*time.Millisecond) {
 		c.fail("day_length", "must be at least 100ms")
 	}

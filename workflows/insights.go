@@ -187,6 +187,11 @@ func (j *journey) facts() insights.Facts {
 		Events: j.c.Insight.Events, HandoffDay: -1,
 		Resolved: j.c.Insight.Resolved, ResolveDays: round2(j.c.Insight.ResolveDays), ShowMeHow: j.c.Insight.ShowMeHow,
 	}
+	if j.c.Imported != nil {
+		// Its first days happened before the import: the job leaves it out
+		// of what green accounts do differently.
+		f.Imported = true
+	}
 	if !j.c.Handoff.HeldAt.IsZero() {
 		f.HandoffDay = round2(day(j.c.Handoff.HeldAt))
 	}

@@ -163,10 +163,14 @@ func (j *journey) initial(now time.Time, firstRunID string) *Carry {
 	}
 	j.c = c
 	c.Adoption.NextCheckinDay = j.checkinAfter(j.pb.OnboardingDays)
+	imported, cause, ok := j.applyImport(now)
 	j.skipPastReminders(now)
 	j.entry(now, EntrySystem, "journey:start",
 		fmt.Sprintf("Journey started on playbook %s", j.pb.Ref()),
 		fmt.Sprintf("deal %s closed for %s (%s plan)", j.in.DealID, j.in.Account.Name, j.in.Account.Plan), "")
+	if ok {
+		j.entry(now, EntrySystem, "journey:import", imported, cause, "")
+	}
 	return c
 }
 
@@ -583,7 +587,7 @@ func (j *journey) state(now time.Time, q StateQuery) State {
 		Journey: j.c.Chapter, AsOf: now.UTC(), Sending: len(j.c.Sending), Failures: j.c.Failures, Revision: j.rev,
 		Started: j.c.Start.UTC(), DayLength: j.in.DayLength,
 		DesiredOutcomes: append([]DesiredOutcome{}, j.c.Outcomes...), Facts: j.facts(),
-		OutcomeChoices: []playbooks.OutcomeChoice{},
+		OutcomeChoices: []playbooks.OutcomeChoice{}, Imported: j.c.Imported,
 	}
 	if len(j.pb.Outcomes) > 0 {
 		s.OutcomeChoices = append(append(s.OutcomeChoices, j.pb.Outcomes...), playbooks.OutcomeChoice{ID: playbooks.OutcomeOther, Label: "Something else"})
@@ -655,6 +659,8 @@ func progress(ms []MilestoneView) Progress {
 			}
 		case m.Status == MilestoneBlocked:
 			p.Blocked++
+		case m.Status == MilestoneImported:
+			p.Imported++
 		case m.Status == MilestoneLate:
 			p.Late++
 		default:

@@ -89,6 +89,10 @@ type Carry struct {
 	NextContact     int          `json:"next_contact,omitempty"`
 	Unreachable     int          `json:"unreachable,omitempty"`
 	UnreachableTold int          `json:"unreachable_told,omitempty"`
+
+	// Since revision 7: the import that placed the journey mid-playbook
+	// (imports.go); nil for a journey that began at day 0.
+	Imported *Import `json:"imported,omitempty"`
 }
 
 // ContactRun is a contact and why emails to it stopped ("" while they go
@@ -140,6 +144,9 @@ const (
 	MilestonePending = "pending"
 	MilestoneDone    = "done"
 	MilestoneBlocked = "blocked"
+	// MilestoneImported: due before the journey was imported (since
+	// revision 7); neither late nor chased, and still recordable as done.
+	MilestoneImported = "imported"
 	// MilestoneLate is a view status: pending past its due day.
 	MilestoneLate = "late"
 )
@@ -248,9 +255,11 @@ type SAValues struct {
 
 // State is the live view of a journey, answered by the state query.
 type State struct {
-	CustomerID     string          `json:"customer_id"`
-	AccountName    string          `json:"account_name"`
-	Playbook       string          `json:"playbook"`
+	CustomerID  string `json:"customer_id"`
+	AccountName string `json:"account_name"`
+	Playbook    string `json:"playbook"`
+	// Imported is the import that placed the journey mid-playbook.
+	Imported       *Import         `json:"imported,omitempty"`
 	Phase          string          `json:"phase"`
 	Day            int             `json:"day"`
 	Term           int             `json:"term"`
@@ -331,7 +340,9 @@ type Progress struct {
 	OnTime  int `json:"on_time"` // done by the due day, or pending and not yet due
 	Late    int `json:"late"`
 	Blocked int `json:"blocked"`
-	Percent int `json:"percent"`
+	// Imported counts milestones due before the journey was imported.
+	Imported int `json:"imported,omitempty"`
+	Percent  int `json:"percent"`
 }
 
 // Upcoming is a scheduled step.

@@ -48,6 +48,10 @@ func Compute(accounts []Account, now time.Time, minSample int) Report {
 		if a.Health != "" {
 			r.Health[a.Health]++
 		}
+		if a.Facts.Imported {
+			r.Imported++
+			continue
+		}
 		ans := c.answer(a, now)
 		seg("all", "All accounts").add(c, ans)
 		if a.Facts.Plan != "" {

@@ -412,3 +412,22 @@ func TestFactsHoldNoMap(t *testing.T) {
 	}
 	walk(reflect.TypeFor[Facts](), "Facts")
 }
+
+// TestComputeLeavesImportedJourneysOutOfTheComparison: an imported journey's
+// first days happened before it came here; twelve untrained green imports
+// would otherwise halve what the trained green accounts show.
+func TestComputeLeavesImportedJourneysOutOfTheComparison(t *testing.T) {
+	as := portfolio(12, 10, 12, 2)
+	for i := range 12 {
+		a := acct(fmt.Sprintf("imp%d", i), Green, 200)
+		a.Facts.Imported = true
+		as = append(as, a)
+	}
+	r := Compute(as, t0, 0)
+	assert.Equal(t, 36, r.Journeys)
+	assert.Equal(t, 12, r.Imported)
+	assert.Equal(t, 24, r.Health[Green], "imported journeys are counted by health")
+	all, _ := r.Segment("all")
+	tr := diffOf(t, all, "event:training_completed:30")
+	assert.Equal(t, [4]int{10, 12, 2, 12}, [4]int{tr.Green, tr.GreenOf, tr.Rest, tr.RestOf})
+}

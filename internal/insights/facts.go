@@ -94,6 +94,9 @@ type Facts struct {
 	Outcomes []Outcome `json:"outcomes,omitempty"`
 	// ShowMeHow counts clicks on a best-practices email's "show me how".
 	ShowMeHow int `json:"show_me_how,omitempty"`
+	// Imported marks a journey that began mid-playbook: what happened in
+	// its first days is not known, so it is counted but not compared.
+	Imported bool `json:"imported,omitempty"`
 }
 
 // Milestone is one playbook milestone in a journey's facts.
@@ -174,6 +177,10 @@ type Report struct {
 	// next continue-as-new), left out of every comparison.
 	Journeys     int `json:"journeys"`
 	WithoutFacts int `json:"without_facts"`
+	// Imported counts journeys that began mid-playbook (an import): in the
+	// quadrant and health counts, out of the comparisons, whose early days
+	// they did not spend here.
+	Imported int `json:"imported,omitempty"`
 	// Quadrants and Health count the journeys that have facts, by quadrant
 	// and by health colour.
 	Quadrants map[string]int `json:"quadrants"`
