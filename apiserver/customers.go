@@ -60,6 +60,15 @@ type StartRequest struct {
 	// the built-in playbook.
 	Playbook     string `json:"playbook,omitempty"`
 	PlaybookYAML string `json:"playbook_yaml,omitempty"` // an unpublished playbook: admins only
+	// StartDate (the customer's real start), Day (its journey day today)
+	// or Phase (handoff, onboarding, adoption) begin the journey mid-playbook
+	// for a customer already on its way: nothing of the days before is sent.
+	// Left out, the journey starts at day 0 with the welcome.
+	StartDate *Date  `json:"start_date,omitempty"`
+	Day       *int   `json:"day,omitempty"`
+	Phase     string `json:"phase,omitempty"`
+
+	source string // where an import came from ("line 12"), for the timeline
 }
 
 // StartResponse is the same for the first start (201) and repeats (200).
@@ -83,10 +92,19 @@ func (s *Server) startCustomer(c *gin.Context) {
 // never starts a customer over; a new deal for an account whose journey
 // ended (churned, offboarded) starts the account's next journey.
 func (s *Server) start(c *gin.Context, req StartRequest) {
+	in, ok := s.journeyInput(c, req)
+	if ok {
+		s.launch(c, in)
+	}
+}
+
+// journeyInput turns a start request into the journey's input, checked as
+// the journey will check it; a refusal is answered on c.
+func (s *Server) journeyInput(c *gin.Context, req StartRequest) (workflows.JourneyInput, bool) {
 	pb := s.opts.Playbook
 	if req.Playbook != "" && req.PlaybookYAML != "" {
 		fail(c, http.StatusUnprocessableEntity, "invalid_field", "give playbook (a published version) or playbook_yaml, not both", "playbook")
-		return
+		return workflows.JourneyInput{}, false
 	}
 	if req.PlaybookYAML == "" {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
@@ -100,7 +118,7 @@ func (s *Server) start(c *gin.Context, req StartRequest) {
 		}, "playbook", req.Account.ID)
 		cancel()
 		if !ok {
-			return
+			return workflows.JourneyInput{}, false
 		}
 	}
 	if req.PlaybookYAML != "" {
@@ -112,12 +130,12 @@ func (s *Server) start(c *gin.Context, req StartRequest) {
 				who = "the deal webhook"
 			}
 			fail(c, http.StatusForbidden, "forbidden", who+" cannot choose a playbook: only an admin may pass playbook_yaml; leave it out for the default playbook", "playbook_yaml")
-			return
+			return workflows.JourneyInput{}, false
 		}
 		custom, err := playbooks.Parse([]byte(req.PlaybookYAML))
 		if err != nil {
 			fail(c, http.StatusUnprocessableEntity, "invalid_playbook", err.Error(), "playbook_yaml")
-			return
+			return workflows.JourneyInput{}, false
 		}
 		pb = custom
 	}
@@ -127,10 +145,28 @@ func (s *Server) start(c *gin.Context, req StartRequest) {
 		Champion: champion, CSM: req.CSM, ManagerEmail: req.ManagerEmail, SponsorEmail: req.SponsorEmail,
 		DealID: req.DealID, Playbook: pb, DayLength: s.opts.DayLength, Contacts: contacts,
 	}
+	var since time.Time
+	if req.StartDate != nil {
+		since = req.StartDate.Time
+	}
+	im, err := workflows.PlaceImport(pb, s.opts.Now(), since, req.Day, req.Phase)
+	if err != nil {
+		invalid(c, firstError(err))
+		return workflows.JourneyInput{}, false
+	}
+	if im != nil {
+		im.Source = req.source
+		in.Import = im
+	}
 	if err := in.ValidateStart(s.opts.Now()); err != nil {
 		invalid(c, firstError(err))
-		return
+		return workflows.JourneyInput{}, false
 	}
+	return in, true
+}
+
+// launch starts the journey of a checked input.
+func (s *Server) launch(c *gin.Context, in workflows.JourneyInput) {
 	body := StartResponse{CustomerID: in.Account.ID, WorkflowID: workflows.WorkflowID(in.Account.ID)}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
 	defer cancel()
@@ -154,7 +190,7 @@ func (s *Server) start(c *gin.Context, req StartRequest) {
 		// just started it; the API must tell 201 from 200.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SAPhase.ValueSet(workflows.PhaseHandoff), workflows.SACSMEmail.ValueSet(in.CSM.Email),
+			workflows.SAPhase.ValueSet(startPhase(in)), workflows.SACSMEmail.ValueSet(in.CSM.Email),
 			workflows.SARenewalDate.ValueSet(in.Account.RenewalDate)),
 	}, workflows.WorkflowName, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
@@ -172,6 +208,14 @@ func (s *Server) start(c *gin.Context, req StartRequest) {
 		c.Header("Location", "/v1/customers/"+in.Account.ID)
 		c.JSON(http.StatusCreated, body)
 	}
+}
+
+// startPhase is the phase a journey starts in.
+func startPhase(in workflows.JourneyInput) string {
+	if in.Import != nil {
+		return in.Import.Phase
+	}
+	return workflows.PhaseHandoff
 }
 
 // storeError answers 503 for a store that failed: the request may be retried.

@@ -107,6 +107,7 @@ func (s *Server) Routes() []string {
 }
 
 func ginToOpenAPI(path string) string {
+	path = strings.ReplaceAll(path, `\:`, ":")
 	parts := strings.Split(path, "/")
 	for i, p := range parts {
 		if strings.HasPrefix(p, ":") {
@@ -145,6 +146,7 @@ func (s *Server) routes() {
 
 	v1 := r.Group("/v1")
 	v1.POST("/customers", s.auth(config.RoleSales), s.startCustomer)
+	v1.POST(`/customers\:batch`, s.auth(config.RoleSales), s.startBatch)
 	v1.GET("/customers", s.auth(config.RoleCSM), s.listCustomers)
 	v1.GET("/customers/:id", s.auth(config.RoleCSM), s.getCustomer)
 	v1.GET("/customers/:id/timeline", s.auth(config.RoleCSM), s.getTimeline)
@@ -268,7 +270,11 @@ func (s *Server) recover(c *gin.Context) {
 
 func (s *Server) limitBody(c *gin.Context) {
 	if c.Request.Body != nil {
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.opts.MaxBody)
+		limit := s.opts.MaxBody
+		if c.FullPath() == batchPath {
+			limit = max(limit, maxBatchBody) // a thousand customers
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	}
 	c.Next()
 }

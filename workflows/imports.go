@@ -133,12 +133,7 @@ func (j *journey) applyImport(now time.Time) (summary, cause string, ok bool) {
 		return "", "", false
 	}
 	c, pb := j.c, j.pb
-	// The renewal date is on the calendar, counted from the real start:
-	// with days of 24 hours day 0 is that start; with shortened days (a
-	// demo) the renewal keeps its distance from it in journey days.
-	realStart := now.Add(-time.Duration(im.Day) * 24 * time.Hour)
 	c.Start = now.Add(-j.days(float64(im.Day))).UTC()
-	c.RenewalDate = c.Start.Add(c.RenewalDate.Sub(realStart)).UTC()
 	imported := *im
 	c.Imported = &imported
 
@@ -188,6 +183,18 @@ func (j *journey) applyImport(now time.Time) (summary, cause string, ok bool) {
 	}
 	return fmt.Sprintf("Imported at day %d (%s): %s before today not sent, %s marked imported", im.Day, im.Phase,
 		plural(skipped, "touchpoint"), plural(overdue, "overdue milestone")), cause, true
+}
+
+// realStart is when the calendar day 0 of an imported journey was: the
+// renewal date counts its days from there. With days of 24 hours it is the
+// journey's day 0; with shortened days (a demo) day 0 is Day short days
+// back while the customer's start is Day calendar days back.
+func (j *journey) realStart() time.Time {
+	im := j.c.Imported
+	if im == nil {
+		return j.c.Start
+	}
+	return j.c.Start.Add(j.days(float64(im.Day)) - time.Duration(im.Day)*24*time.Hour)
 }
 
 // Preview is the journey in would begin, as of now, without starting it:

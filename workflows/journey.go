@@ -262,7 +262,7 @@ func (j *journey) dayOf(now time.Time) float64 {
 
 // renewalDay is the journey day of the renewal date.
 func (j *journey) renewalDay() int {
-	return int(math.Ceil(j.c.RenewalDate.Sub(j.c.Start).Hours() / 24))
+	return int(math.Ceil(j.c.RenewalDate.Sub(j.realStart()).Hours() / 24))
 }
 
 func (j *journey) phase(now time.Time) string {
