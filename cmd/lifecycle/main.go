@@ -30,6 +30,9 @@ Usage:
   lifecycle playbook default            print the default playbook (a starting point)
   lifecycle simulate [flags]            a journey under a playbook in milliseconds: the story
                                         of a scenario day by day, or --compare two playbooks
+  lifecycle import FILE.csv [flags]     bring a book of business in: each customer's journey
+                                        starts where it stands (start_date, day or phase);
+                                        --dry-run shows what each would receive next
   lifecycle email preview TEMPLATE      render a customer email with sample data (--html)
   lifecycle email list                  list the email templates
   lifecycle users add|list|remove|rotate
@@ -79,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = playbookCmd(rest, stdout, stderr)
 	case "email":
 		err = emailCmd(rest, stdout, stderr)
+	case "import":
+		err = importCmd(ctx, rest, stdout, stderr)
 	case "simulate":
 		err = simulateCmd(ctx, rest, stdout, stderr)
 	case "users":

@@ -108,6 +108,7 @@ const (
 	CmdSetup      = "setup"
 	CmdDeployment = "deployment"
 	CmdSimulate   = "simulate"
+	CmdImport     = "import"
 )
 
 // Setting documents one setting; README's table lists the same.
@@ -158,8 +159,8 @@ var Settings = []Setting{
 	{"LIFECYCLE_DEPLOYMENT_NAME", "deployment-name", "lifecycle", "Worker Deployment name the workers join", []string{CmdWorker, CmdDeployment}},
 	{"LIFECYCLE_BUILD_ID", "build-id", "<version>", "this build's id in the Worker Deployment; defaults to the version stamped at build time, else the VCS revision", worker},
 	{"LIFECYCLE_INSIGHTS_CRON", "insights-cron", "0 3 * * *", "when the insights job (what green accounts do) runs: a cron expression in UTC, kept in the Temporal Schedule lifecycle-insights", []string{CmdDev, CmdSetup}},
-	{"LIFECYCLE_API_URL", "api-url", "http://127.0.0.1:8080", "the API that simulate --customer reads the customer from", []string{CmdSimulate}},
-	{"LIFECYCLE_API_KEY", "api-key", "", "an API key (csm or admin) for simulate --customer", []string{CmdSimulate}},
+	{"LIFECYCLE_API_URL", "api-url", "http://127.0.0.1:8080", "the API that simulate --customer reads the customer from and import starts journeys with", []string{CmdSimulate, CmdImport}},
+	{"LIFECYCLE_API_KEY", "api-key", "", "an API key: csm or admin for simulate --customer, sales or admin for import", []string{CmdSimulate, CmdImport}},
 	{"LOG_LEVEL", "log-level", "info", "debug, info, warn or error", temporal},
 	{"LOG_FORMAT", "log-format", "console", "json or console", temporal},
 }
