@@ -119,7 +119,7 @@ func TestImportABookOfFiveHundred(t *testing.T) {
 	// a QBR, a renewal reminder, the term or a silence step).
 	for id, day := range days {
 		var state struct {
-			Day  int    `json:"day"`
+			Day  int `json:"day"`
 			Next []struct {
 				Step string `json:"step"`
 				Day  int    `json:"day"`
