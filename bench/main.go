@@ -45,6 +45,7 @@ var benchmarks = []benchmark{
 	{"cluster", false, benchCluster}, // its own cluster: serve.sh
 	{"insights", true, benchInsights},
 	{"tasks", false, benchTasks},
+	{"import", true, benchImport},
 }
 
 // bencher holds the settings and what the benchmarks share.
