@@ -143,6 +143,9 @@ type Activities struct {
 	// Tasks keeps every journey's tasks for the work lists (SaveTasks); nil
 	// on a worker without a store.
 	Tasks TaskStore
+	// Webhooks holds the subscriptions to journey events and their
+	// delivery log (DeliverWebhook); nil: no webhooks out.
+	Webhooks Webhooks
 }
 
 func (a *Activities) now() time.Time {

@@ -33,7 +33,7 @@ func Activities(cfg *config.Config, st *store.Store) (*activities.Activities, er
 	}
 	acts := &activities.Activities{
 		Templates: tpl, Mailer: activities.NewOutbox(st),
-		Insights: &activities.StoreInsights{Store: st}, Results: st, Tasks: st,
+		Insights: &activities.StoreInsights{Store: st}, Results: st, Tasks: st, Webhooks: st,
 	}
 	if cfg.LinkSecret == "" {
 		return nil, errors.New("LIFECYCLE_LINK_SECRET: the worker signs the action links in emails; set a secret of 16+ characters")

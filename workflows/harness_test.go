@@ -50,6 +50,7 @@ type harness struct {
 	outbox   *activities.Outbox
 	store    *store.Store // the outbox's, and the task index
 	slack    *activities.Slack
+	webhooks activities.Webhooks // nil: nobody subscribed
 	tasks    activities.TaskStore // the task index; the store when nil
 	mailer   activities.Mailer    // nil: the outbox
 	results  map[string]result
@@ -150,7 +151,7 @@ func (h *harness) run(untilDay float64) {
 		mailer = h.mailer
 	}
 	j := &simulate.Journey{
-		In: h.in, Start: h.start, Day: h.day, Mailer: mailer, Templates: tpl, CountHistory: h.simulate, Tasks: h.taskStore(), Slack: h.slack,
+		In: h.in, Start: h.start, Day: h.day, Mailer: mailer, Templates: tpl, CountHistory: h.simulate, Tasks: h.taskStore(), Slack: h.slack, Webhooks: h.webhooks,
 		Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler)),
 	}
 	for _, s := range h.script {

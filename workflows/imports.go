@@ -211,7 +211,7 @@ func Preview(in JourneyInput, now time.Time, upcoming int) (State, error) {
 	if err != nil {
 		return State{}, err
 	}
-	j := &journey{in: in, pb: in.Playbook, wfID: WorkflowID(in.Account.ID), loc: loc, rev: Revision}
+	j := &journey{in: in, pb: in.Playbook, wfID: WorkflowID(in.Account.ID), loc: loc, rev: Revision, preview: true}
 	j.c = j.initial(now, "preview")
 	j.initContacts(now)
 	return j.state(now, StateQuery{Upcoming: upcoming, Brief: true}), nil

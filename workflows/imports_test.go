@@ -224,4 +224,3 @@ func TestImportBounds(t *testing.T) {
 	in.Import = &workflows.Import{Day: 3, Phase: "onboarding", Source: strings.Repeat("x", workflows.MaxShortLen)}
 	assert.NoError(t, in.ValidateStart(testStart))
 }
-

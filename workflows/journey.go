@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/seed-a80403e2/lifecycle/activities"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 )
 
@@ -46,6 +47,8 @@ type journey struct {
 	// once the run is leaving for a new build.
 	wakes     int
 	upgrading bool
+	// preview marks a journey computed for a dry run: it queues no event.
+	preview bool
 	// hours is the playbook's business hours, parsed on first use.
 	hours *businessHours
 	// syncing is the store write of the tasks in flight (since revision 5),
@@ -285,10 +288,14 @@ func (j *journey) phase(now time.Time) string {
 const maxEntryText = 300
 
 func (j *journey) entry(now time.Time, kind, step, summary, cause, to string) {
-	j.c.Timeline.add(Entry{
+	e := Entry{
 		At: now.UTC(), Day: math.Round(j.dayOf(now)*100) / 100, Kind: kind, Step: clip(step, maxEntryText),
 		Summary: clip(summary, maxEntryText), Cause: clip(cause, maxEntryText), To: to,
-	})
+	}
+	j.c.Timeline.add(e)
+	if t := eventOf(kind, step); t != "" {
+		j.queueEvent(e, t, activities.EventData{})
+	}
 }
 
 func (j *journey) poke() { j.wake.SendAsync(struct{}{}) }
@@ -540,6 +547,8 @@ func (j *journey) refresh(ctx workflow.Context, now time.Time) {
 	}
 	j.upsertFacts(ctx)
 	j.syncTasks(ctx)
+	j.healthEvent(now, sc)
+	j.flushEvents(ctx, now)
 	if j.rev >= 5 {
 		v.OpenTasks, v.NextTaskDue = j.taskCounts()
 	}

@@ -30,11 +30,29 @@ func (j *journey) send(ctx workflow.Context, now time.Time, sr SendRun) {
 	if slices.ContainsFunc(j.c.Sending, func(p SendRun) bool { return p.Key == sr.Key }) {
 		return // already in flight under this key
 	}
-	if len(j.c.Sending) >= MaxPendingSends {
+	// Webhook messages count apart (since revision 7; none before): a
+	// receiver down for days never crowds out an email.
+	webhook := sr.Webhook != nil
+	limit, pending := MaxPendingSends, 0
+	if webhook {
+		limit = MaxPendingWebhooks
+	}
+	for _, p := range j.c.Sending {
+		if (p.Webhook != nil) == webhook {
+			pending++
+		}
+	}
+	if pending >= limit {
+		if webhook {
+			j.entry(now, EntrySystem, sr.Step+":failed", "Webhook event not sent: too many in flight",
+				fmt.Sprintf("%d events are waiting for their subscribers already", pending), "")
+			j.log.Warn("webhook event dropped: too many in flight", "event", sr.Key, "in_flight", pending)
+			return
+		}
 		j.c.Failures++
 		j.entry(now, EntrySystem, sr.Step+":failed", "Message not sent: too many in flight",
-			fmt.Sprintf("%d messages are waiting for delivery already", len(j.c.Sending)), "")
-		j.log.Error("message dropped: too many in flight", "step", sr.Step, "in_flight", len(j.c.Sending))
+			fmt.Sprintf("%d messages are waiting for delivery already", pending), "")
+		j.log.Error("message dropped: too many in flight", "step", sr.Step, "in_flight", pending)
 		return
 	}
 	sr.Since = now.UTC()
@@ -96,6 +114,9 @@ func (j *journey) issue(ctx workflow.Context, sr SendRun) {
 		if sr.Slack != nil {
 			return workflow.ExecuteActivity(actx, acts.PostSlack, *sr.Slack)
 		}
+		if sr.Webhook != nil {
+			return workflow.ExecuteActivity(actx, acts.DeliverWebhook, *sr.Webhook)
+		}
 		return workflow.ExecuteActivity(actx, acts.NotifyTeam, *sr.Notice)
 	}
 	if j.rev >= 3 {
@@ -140,6 +161,12 @@ func (j *journey) delivered(ctx workflow.Context, sr SendRun, err error) {
 	}
 	now := workflow.Now(ctx)
 	why := failureReason(err)
+	if sr.Webhook != nil {
+		// The subscribers' delivery log shows each attempt; nobody is tasked.
+		j.entry(now, EntrySystem, sr.Step+":failed", "Webhook event "+sr.Webhook.ID+" given up", why, "")
+		j.log.Warn("webhook event given up", "event", sr.Key, "error", err)
+		return
+	}
 	if sr.Slack != nil {
 		// The email went out on its own; a Slack notice given up is noted,
 		// nobody is tasked with it.

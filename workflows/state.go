@@ -93,6 +93,11 @@ type Carry struct {
 	// Since revision 7: the import that placed the journey mid-playbook
 	// (imports.go); nil for a journey that began at day 0.
 	Imported *Import `json:"imported,omitempty"`
+	// EventSeq numbers the journey's events for webhooks out (outbound.go);
+	// Outgoing holds those not yet issued, Published the health last told.
+	EventSeq  int                       `json:"event_seq,omitempty"`
+	Outgoing  []activities.WebhookEvent `json:"outgoing,omitempty"`
+	Published string                    `json:"published,omitempty"`
 }
 
 // ContactRun is a contact and why emails to it stopped ("" while they go
@@ -103,8 +108,8 @@ type ContactRun struct {
 	StoppedAt time.Time `json:"stopped_at,omitzero"`
 }
 
-// SendRun is a message in flight: exactly one of Customer, Notice and (since
-// revision 5) Slack is set.
+// SendRun is a message in flight: exactly one of Customer, Notice, (since
+// revision 5) Slack and (since revision 7) Webhook is set.
 type SendRun struct {
 	Key      string                    `json:"key"`
 	Step     string                    `json:"step"`
@@ -113,6 +118,9 @@ type SendRun struct {
 	Customer *activities.CustomerEmail `json:"customer,omitempty"`
 	Notice   *activities.TeamNotice    `json:"notice,omitempty"`
 	Slack    *activities.SlackNotice   `json:"slack,omitempty"`
+	// Webhook is a journey event for the webhook subscribers (since
+	// revision 7).
+	Webhook *activities.WebhookEvent `json:"webhook,omitempty"`
 }
 
 // Ending records how a journey ended.

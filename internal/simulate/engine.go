@@ -50,6 +50,9 @@ type Journey struct {
 	// Slack, when set, posts the task notices (PostSlack); without it they
 	// are posted nowhere.
 	Slack *activities.Slack
+	// Webhooks, when set, delivers the journey's events to its
+	// subscriptions (DeliverWebhook); without it nobody has subscribed.
+	Webhooks activities.Webhooks
 	// Logger gets the workflow's log; discarded when nil.
 	Logger log.Logger
 	// Finally, when set, runs at the until day before the journey is
@@ -214,7 +217,7 @@ func (j *Journey) Run(until float64) (Ending, error) {
 		env.SetStartTime(runStart)
 		env.SetTestTimeout(5 * time.Minute)
 		env.RegisterWorkflow(workflows.CustomerLifecycle)
-		env.RegisterActivity(&activities.Activities{Mailer: mailer, Templates: tpl, Tasks: j.Tasks, Slack: j.Slack})
+		env.RegisterActivity(&activities.Activities{Mailer: mailer, Templates: tpl, Tasks: j.Tasks, Slack: j.Slack, Webhooks: j.Webhooks})
 		j.Runs = append(j.Runs, RunCost{Events: 3, Start: runStart})
 		if j.CountHistory {
 			j.countHistory(env)

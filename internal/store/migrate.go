@@ -314,6 +314,70 @@ var migrations = []migration{
 			)`,
 		},
 	},
+	{
+		version: 8,
+		name:    "webhooks out: subscriptions, each delivery attempt, and the events each subscriber took",
+		sqlite: []string{
+			`CREATE TABLE webhook_subscriptions (
+				id          TEXT PRIMARY KEY,
+				url         TEXT NOT NULL,
+				secret      TEXT NOT NULL, -- whsec_..., shown once at creation
+				events      TEXT NOT NULL, -- comma-separated event types; "*" for all
+				description TEXT NOT NULL,
+				created_at  TEXT NOT NULL
+			)`,
+			`CREATE TABLE webhook_deliveries (
+				subscription_id TEXT NOT NULL,
+				event_id        TEXT NOT NULL,
+				attempt         INTEGER NOT NULL,
+				event_type      TEXT NOT NULL,
+				customer_id     TEXT NOT NULL,
+				status          TEXT NOT NULL, -- delivered or failed
+				http_status     INTEGER NOT NULL,
+				error           TEXT NOT NULL,
+				duration_ms     INTEGER NOT NULL,
+				at              TEXT NOT NULL,
+				PRIMARY KEY (subscription_id, event_id, attempt)
+			)`,
+			`CREATE INDEX webhook_deliveries_at ON webhook_deliveries (subscription_id, at)`,
+			// One row per event a subscriber took (2xx): exactly once.
+			`CREATE TABLE webhook_delivered (
+				subscription_id TEXT NOT NULL,
+				event_id        TEXT NOT NULL,
+				PRIMARY KEY (subscription_id, event_id)
+			)`,
+		},
+		postgres: []string{
+			`CREATE TABLE webhook_subscriptions (
+				id          TEXT PRIMARY KEY,
+				url         TEXT NOT NULL,
+				secret      TEXT NOT NULL, -- whsec_..., shown once at creation
+				events      TEXT NOT NULL, -- comma-separated event types; "*" for all
+				description TEXT NOT NULL,
+				created_at  TIMESTAMPTZ NOT NULL
+			)`,
+			`CREATE TABLE webhook_deliveries (
+				subscription_id TEXT NOT NULL,
+				event_id        TEXT NOT NULL,
+				attempt         INTEGER NOT NULL,
+				event_type      TEXT NOT NULL,
+				customer_id     TEXT NOT NULL,
+				status          TEXT NOT NULL, -- delivered or failed
+				http_status     INTEGER NOT NULL,
+				error           TEXT NOT NULL,
+				duration_ms     INTEGER NOT NULL,
+				at              TIMESTAMPTZ NOT NULL,
+				PRIMARY KEY (subscription_id, event_id, attempt)
+			)`,
+			`CREATE INDEX webhook_deliveries_at ON webhook_deliveries (subscription_id, at)`,
+			// One row per event a subscriber took (2xx): exactly once.
+			`CREATE TABLE webhook_delivered (
+				subscription_id TEXT NOT NULL,
+				event_id        TEXT NOT NULL,
+				PRIMARY KEY (subscription_id, event_id)
+			)`,
+		},
+	},
 }
 
 var createSchemaMigrations = map[string]string{

@@ -1,0 +1,101 @@
+package workflows
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/seed-a80403e2/lifecycle/activities"
+)
+
+// Since revision 7 the journey's events go out to webhook subscribers
+// (activities.DeliverWebhook): health changes, escalations, tasks opened,
+// complaints opened and resolved, renewal reminders, churn and renewal.
+// Each is a message in flight like an email (sending.go): issued once under
+// its event id, retried with backoff until the delivery deadline, carried
+// across continue-as-new, and never waited for by the schedule. Webhook
+// messages have a bound of their own, so a receiver that is down for days
+// never crowds out the customer's email.
+
+// MaxPendingWebhooks bounds the journey events in flight at once.
+const MaxPendingWebhooks = 50
+
+// EventOffboarded is the event of a journey ended by offboarding.
+const EventOffboarded = "customer.offboarded"
+
+// eventOf is the event a timeline entry is, if any.
+func eventOf(kind, step string) string {
+	switch {
+	case kind == EntryEscalation:
+		return activities.EventEscalated
+	case kind == EntryComplaint:
+		return activities.EventComplaintOpened
+	case kind == EntryOutcome && strings.HasPrefix(step, "outcome:"+OutcomeComplaintResolved+":"):
+		return activities.EventComplaintResolved
+	case kind == EntryOutcome && step == "outcome:"+OutcomeChurned:
+		return activities.EventChurned
+	case kind == EntryOutcome && step == "outcome:"+OutcomeOffboarded:
+		return EventOffboarded
+	case kind == EntryOutcome && step == "outcome:"+OutcomeRenewed:
+		return activities.EventRenewed
+	case kind == EntrySystem && strings.HasPrefix(step, "task:") && strings.HasSuffix(step, ":opened"):
+		return activities.EventTaskOpened
+	case kind == EntryTouchpoint && strings.HasPrefix(step, "renewal:"):
+		return activities.EventRenewalReminder
+	}
+	return ""
+}
+
+// queueEvent keeps an event for the main loop to issue (entries are made
+// where there is no workflow context: handlers, steps).
+func (j *journey) queueEvent(e Entry, typ string, d activities.EventData) {
+	if j.rev < 7 || j.preview {
+		return
+	}
+	j.c.EventSeq++
+	chapter := j.c.Chapter
+	if chapter == "" {
+		chapter = chapterOf(j.wfID)
+	}
+	d.CustomerID, d.AccountName, d.Journey = j.in.Account.ID, j.in.Account.Name, j.c.Chapter
+	d.Day = int(math.Floor(e.Day))
+	if d.Step == "" {
+		d.Step, d.Summary, d.Cause = e.Step, e.Summary, e.Cause
+	}
+	ev := activities.WebhookEvent{ID: fmt.Sprintf("evt_%s_%d", chapter, j.c.EventSeq), Type: typ, Timestamp: e.At, Data: d}
+	j.c.Outgoing = append(j.c.Outgoing, ev)
+}
+
+// healthEvent queues a health change (not the first health of a journey).
+func (j *journey) healthEvent(now time.Time, sc Scores) {
+	if j.rev < 7 || sc.Health == j.c.Published {
+		return
+	}
+	prev := j.c.Published
+	j.c.Published = sc.Health
+	if prev == "" {
+		return
+	}
+	e := Entry{At: now.UTC(), Day: j.dayOf(now)}
+	j.queueEvent(e, activities.EventHealthChanged, activities.EventData{
+		Step: "health", Summary: fmt.Sprintf("Health changed from %s to %s", prev, sc.Health),
+		Health: sc.Health, PreviousHealth: prev, Reasons: slices.Clone(sc.Reasons),
+	})
+}
+
+// flushEvents issues the queued events as messages in flight.
+func (j *journey) flushEvents(ctx workflow.Context, now time.Time) {
+	for len(j.c.Outgoing) > 0 {
+		ev := j.c.Outgoing[0]
+		j.c.Outgoing = j.c.Outgoing[1:]
+		j.send(ctx, now, SendRun{Key: ev.ID, Step: "webhook:" + ev.Type, Role: roleWebhook, Webhook: &ev})
+	}
+	j.c.Outgoing = nil
+}
+
+// roleWebhook is the role of a webhook message in flight.
+const roleWebhook = "webhook"
