@@ -50,7 +50,7 @@ type harness struct {
 	outbox   *activities.Outbox
 	store    *store.Store // the outbox's, and the task index
 	slack    *activities.Slack
-	webhooks activities.Webhooks // nil: nobody subscribed
+	webhooks activities.Webhooks  // nil: nobody subscribed
 	tasks    activities.TaskStore // the task index; the store when nil
 	mailer   activities.Mailer    // nil: the outbox
 	results  map[string]result
