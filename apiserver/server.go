@@ -177,6 +177,7 @@ func (s *Server) routes() {
 	v1.DELETE("/suppressions/:email", s.auth(config.RoleAdmin), s.liftSuppression)
 	v1.POST("/webhooks/deals", s.dealWebhook)
 	v1.POST("/webhooks/sendgrid", s.sendgridWebhook)
+	s.webhookRoutes(v1)
 }
 
 func (s *Server) ready(c *gin.Context) {
