@@ -135,7 +135,7 @@ func TestMigration2KeepsSeenEvents(t *testing.T) {
 			require.NoError(t, s.Close())
 			// Rebuild the database as version 1 left it.
 			s = openT(t, databaseURL, dataDir)
-			for _, stmt := range []string{`DROP TABLE task_syncs`, `DROP TABLE tasks`, `DROP TABLE users`, `DROP TABLE insight_runs`, `DROP TABLE plan_playbooks`, `DROP TABLE playbooks`, `DROP TABLE dashboard_sessions`, `DROP TABLE deals`, `DROP TABLE webhook_events`, `DELETE FROM schema_migrations WHERE version > 1`} {
+			for _, stmt := range []string{`DROP TABLE webhook_delivered`, `DROP TABLE webhook_deliveries`, `DROP TABLE webhook_subscriptions`, `DROP TABLE task_syncs`, `DROP TABLE tasks`, `DROP TABLE users`, `DROP TABLE insight_runs`, `DROP TABLE plan_playbooks`, `DROP TABLE playbooks`, `DROP TABLE dashboard_sessions`, `DROP TABLE deals`, `DROP TABLE webhook_events`, `DELETE FROM schema_migrations WHERE version > 1`} {
 				_, err := s.db.ExecContext(ctx, stmt)
 				require.NoError(t, err)
 			}
@@ -173,7 +173,7 @@ func TestMigration2KeepsSeenEvents(t *testing.T) {
 func TestMigration3AddsSessionsOnTop(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
-		for _, stmt := range []string{`DROP TABLE task_syncs`, `DROP TABLE tasks`, `DROP TABLE users`, `DROP TABLE insight_runs`, `DROP TABLE plan_playbooks`, `DROP TABLE playbooks`, `DROP TABLE dashboard_sessions`, `DELETE FROM schema_migrations WHERE version > 2`} {
+		for _, stmt := range []string{`DROP TABLE webhook_delivered`, `DROP TABLE webhook_deliveries`, `DROP TABLE webhook_subscriptions`, `DROP TABLE task_syncs`, `DROP TABLE tasks`, `DROP TABLE users`, `DROP TABLE insight_runs`, `DROP TABLE plan_playbooks`, `DROP TABLE playbooks`, `DROP TABLE dashboard_sessions`, `DELETE FROM schema_migrations WHERE version > 2`} {
 			_, err := s.db.ExecContext(ctx, stmt)
 			require.NoError(t, err)
 		}
@@ -218,7 +218,7 @@ func appliedVersions(t *testing.T, s *Store) []int {
 func TestMigration4AddsPlaybooksOnTop(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
-		for _, stmt := range []string{`DROP TABLE task_syncs`, `DROP TABLE tasks`, `DROP TABLE users`, `DROP TABLE insight_runs`, `DROP TABLE plan_playbooks`, `DROP TABLE playbooks`, `DELETE FROM schema_migrations WHERE version > 3`} {
+		for _, stmt := range []string{`DROP TABLE webhook_delivered`, `DROP TABLE webhook_deliveries`, `DROP TABLE webhook_subscriptions`, `DROP TABLE task_syncs`, `DROP TABLE tasks`, `DROP TABLE users`, `DROP TABLE insight_runs`, `DROP TABLE plan_playbooks`, `DROP TABLE playbooks`, `DELETE FROM schema_migrations WHERE version > 3`} {
 			_, err := s.db.ExecContext(ctx, stmt)
 			require.NoError(t, err)
 		}
