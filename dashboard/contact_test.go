@@ -193,3 +193,24 @@ func TestCustomerPageListsContacts(t *testing.T) {
 	assert.Contains(t, page, "America/New_York")
 	assert.Regexp(t, `(?s)data-contact="ct3".*Cy User.*stopped: bounce`, page)
 }
+
+// TestCustomerPageShowsAnImport: a customer imported in adoption says so,
+// with its milestones due before the import marked as such, not late.
+func TestCustomerPageShowsAnImport(t *testing.T) {
+	e := startEnv(t, true)
+	body := map[string]any{
+		"account":       map[string]any{"id": "imported", "name": "Imported Co", "plan": "pro", "renewal_date": time.Now().AddDate(0, 6, 0).Format(time.DateOnly)},
+		"champion":      map[string]any{"name": "Ada Lovelace", "email": "ada@imported.example"},
+		"csm":           map[string]any{"name": "Grace Hopper", "email": "grace@vendor.example"},
+		"manager_email": "manager@vendor.example",
+		"deal_id":       "import:imported",
+		"start_date":    time.Now().UTC().AddDate(0, 0, -200).Format(time.DateOnly),
+	}
+	require.Equal(t, http.StatusCreated, e.api(t, salesKey, "POST", "/v1/customers", body, nil))
+	hc, _ := browserless(t, e)
+	page := pageOf(t, hc, e.URL+"/ui/customers/imported")
+	assert.Contains(t, page, "imported at day 200 (adoption), started ")
+	assert.Contains(t, page, "0 late, 0 blocked, 5 due before the import")
+	assert.Contains(t, page, `<span class="status status-imported">imported</span>`)
+	assert.NotContains(t, page, "days late")
+}
