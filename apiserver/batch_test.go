@@ -178,3 +178,39 @@ func (e *env) historyLength(id string) int {
 	require.NoError(e.t, err)
 	return int(d.GetWorkflowExecutionInfo().GetHistoryLength())
 }
+
+// TestBatchAfterChurn: the same row again after the customer churned starts
+// nothing (the import's deal was used); a row with a new deal id starts
+// the customer's next journey, whose import is its own.
+func TestBatchAfterChurn(t *testing.T) {
+	e := newEnv(t)
+	row := importRow("imp-churn", 2, map[string]any{"day": 40})
+	delete(row, "deal_id")
+	row["deal_id"] = "import:imp-churn"
+	status, body := e.do("POST", "/v1/customers:batch", salesKey, map[string]any{"customers": []any{row}})
+	require.Equal(t, http.StatusOK, status, body)
+	require.EqualValues(t, 1, body["started"], body)
+	status, body = e.do("POST", "/v1/customers/imp-churn/outcomes", csmKey, map[string]any{"kind": "churned", "note": "budget"})
+	require.Equal(t, http.StatusOK, status, body)
+	require.Eventually(t, func() bool {
+		st := e.state("imp-churn")
+		return st["phase"] == "ended"
+	}, 10*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool {
+		_, body = e.do("POST", "/v1/customers:batch", salesKey, map[string]any{"customers": []any{row}})
+		rs := results(t, body)
+		return rs[0]["status"] != float64(http.StatusServiceUnavailable) // the ended journey closes first
+	}, 20*time.Second, 100*time.Millisecond)
+	rs := results(t, body)
+	assert.Equal(t, "failed", rs[0]["result"])
+	assert.Equal(t, "deal_already_used", rs[0]["error"].(map[string]any)["code"])
+
+	row["deal_id"] = "deal-imp-churn-2"
+	row["day"] = 0
+	status, body = e.do("POST", "/v1/customers:batch", salesKey, map[string]any{"customers": []any{row}})
+	require.Equal(t, http.StatusOK, status, body)
+	assert.EqualValues(t, 1, body["started"], body)
+	st := e.state("imp-churn")
+	assert.Equal(t, "handoff", st["phase"], "day 0: the returning customer is welcomed again")
+	assert.Nil(t, st["imported"])
+}
