@@ -630,7 +630,7 @@ func (j *journey) state(now time.Time, q StateQuery) State {
 		if len(s.Next) == upcoming {
 			break
 		}
-		s.Next = append(s.Next, Upcoming{Step: st.key, Kind: st.kind, At: st.due, Day: int(j.dayOf(st.due))})
+		s.Next = append(s.Next, Upcoming{Step: st.key, Label: j.label(st.key), Kind: st.kind, At: st.due, Day: int(j.dayOf(st.due))})
 	}
 	return s
 }

@@ -212,6 +212,6 @@ func (j *journey) sendFailed(ctx workflow.Context, now time.Time, step, role str
 		return nil
 	}
 	return j.notify(ctx, now, roleCSM, step+":failed", fmt.Sprintf("%s: an email could not be sent", j.in.Account.Name),
-		fmt.Sprintf("The %s email for step %s failed permanently: %s. Reach the recipient another way.", role, step, appErr.Error()),
+		fmt.Sprintf("The %s email %q failed permanently: %s. Reach the recipient another way.", role, j.label(step), appErr.Error()),
 		"permanent email failure")
 }

@@ -191,7 +191,7 @@ func (j *journey) delivered(ctx workflow.Context, sr SendRun, err error) {
 		recipient = sr.Notice.To.Email
 	}
 	_ = j.notify(ctx, now, to, sr.Step+":failed", fmt.Sprintf("%s: an email could not be delivered", j.in.Account.Name),
-		fmt.Sprintf("The %s email for step %s to %s could not be delivered: %s. Reach them another way.", sr.Role, sr.Step, recipient, why),
+		fmt.Sprintf("The %s email %q to %s could not be delivered: %s. Reach them another way.", sr.Role, j.label(sr.Step), recipient, why),
 		"email undeliverable")
 }
 

@@ -353,10 +353,12 @@ type Progress struct {
 	Percent  int `json:"percent"`
 }
 
-// Upcoming is a scheduled step.
+// Upcoming is a scheduled step: Step is its id, Label the words people
+// read ("Day 14 check-in").
 type Upcoming struct {
-	Step string    `json:"step"`
-	Kind string    `json:"kind"`
-	At   time.Time `json:"at"`
-	Day  int       `json:"day"`
+	Step  string    `json:"step"`
+	Label string    `json:"label"`
+	Kind  string    `json:"kind"`
+	At    time.Time `json:"at"`
+	Day   int       `json:"day"`
 }

@@ -278,10 +278,7 @@ func (j *journey) touchpointSteps(add func(step)) {
 		key := "touchpoint:" + tp.ID
 		add(step{key: key, customer: true, kind: EntryTouchpoint, due: j.customerTime(j.dayAt(tp.Day)), run: func(ctx workflow.Context, now time.Time) error {
 			j.c.TouchpointsSent[i] = true
-			name := tp.Title
-			if name == "" {
-				name = defaultTitle(tp)
-			}
+			name := TouchpointTitle(tp)
 			data := map[string]string{"Title": name}
 			cause := fmt.Sprintf("playbook day %d", tp.Day)
 			var about *insights.Subject
@@ -301,21 +298,6 @@ func (j *journey) touchpointSteps(add func(step)) {
 			return j.notify(ctx, now, roleCSM, key+":csm", fmt.Sprintf("%s: prepare the %s", j.in.Account.Name, strings.ToLower(name)),
 				"The customer was invited to book it today. Bring milestone progress and the scores."+j.outcomeLine(), cause)
 		}})
-	}
-}
-
-func defaultTitle(tp playbooks.Touchpoint) string {
-	switch tp.Kind {
-	case playbooks.KindReview:
-		return fmt.Sprintf("%d-day review", tp.Day)
-	case playbooks.KindHappinessPulse:
-		return "How is it going?"
-	case playbooks.KindCheckin:
-		return fmt.Sprintf("Day %d check-in", tp.Day)
-	case playbooks.KindBestPractices:
-		return "Best practices"
-	default:
-		return title(tp.ID)
 	}
 }
 

@@ -87,10 +87,12 @@ type TaskRun struct {
 // Active reports whether the task still waits for someone.
 func (t TaskRun) Active() bool { return t.Status == TaskOpen || t.Status == TaskSnoozed }
 
-// TaskView is a task as the state shows it.
+// TaskView is a task as the state shows it; Label is the words for the
+// step that opened it ("Complaint c1: CSM task").
 type TaskView struct {
 	TaskRun
-	Overdue bool `json:"overdue"`
+	Label   string `json:"label"`
+	Overdue bool   `json:"overdue"`
 }
 
 // TaskAction is a person acting on a task: done, or snoozed until a time.
@@ -492,7 +494,7 @@ func (j *journey) onTask(ctx workflow.Context, a TaskAction) (State, error) {
 func (j *journey) taskViews(now time.Time) []TaskView {
 	out := []TaskView{}
 	for _, t := range j.c.Tasks {
-		out = append(out, TaskView{TaskRun: t, Overdue: t.Status == TaskOpen && t.Due.Before(now)})
+		out = append(out, TaskView{TaskRun: t, Label: j.label(t.Step), Overdue: t.Status == TaskOpen && t.Due.Before(now)})
 	}
 	slices.SortStableFunc(out, func(a, b TaskView) int {
 		switch {
