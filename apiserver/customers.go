@@ -192,6 +192,8 @@ func (s *Server) launch(c *gin.Context, in workflows.JourneyInput) {
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.SAPhase.ValueSet(startPhase(in)), workflows.SACSMEmail.ValueSet(in.CSM.Email),
 			workflows.SARenewalDate.ValueSet(in.Account.RenewalDate)),
+		// What the Temporal Web UI shows of the journey (see README).
+		StaticSummary: workflows.StartSummary(in), StaticDetails: workflows.StartDetails(in),
 	}, workflows.WorkflowName, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {

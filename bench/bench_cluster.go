@@ -323,6 +323,8 @@ func (cl *cluster) rawStart(ctx context.Context, id string) error {
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.SAPhase.ValueSet(workflows.PhaseHandoff), workflows.SACSMEmail.ValueSet(in.CSM.Email),
 			workflows.SARenewalDate.ValueSet(in.Account.RenewalDate)),
+		// What the Temporal Web UI shows of the journey (see README).
+		StaticSummary: workflows.StartSummary(in), StaticDetails: workflows.StartDetails(in),
 	}, workflows.WorkflowName, in)
 	return err
 }

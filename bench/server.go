@@ -177,6 +177,8 @@ func (s *stack) rawStartDelayed(ctx context.Context, id string, day, delay time.
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.SAPhase.ValueSet(workflows.PhaseHandoff), workflows.SACSMEmail.ValueSet(in.CSM.Email),
 			workflows.SARenewalDate.ValueSet(in.Account.RenewalDate)),
+		// What the Temporal Web UI shows of the journey (see README).
+		StaticSummary: workflows.StartSummary(in), StaticDetails: workflows.StartDetails(in),
 	}, workflows.WorkflowName, in)
 	return err
 }

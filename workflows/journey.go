@@ -322,6 +322,7 @@ func (j *journey) run(ctx workflow.Context) (State, error) {
 		}
 		now := workflow.Now(ctx)
 		j.refresh(ctx, now)
+		j.describe(ctx, now)
 		if j.c.Ended != nil {
 			return j.finish(ctx)
 		}
@@ -342,7 +343,7 @@ func (j *journey) run(ctx workflow.Context) (State, error) {
 			if ok {
 				var tctx workflow.Context
 				tctx, cancel = workflow.WithCancel(ctx)
-				timer, timerAt = workflow.NewTimer(tctx, next.Sub(now)), next
+				timer, timerAt = workflow.NewTimerWithOptions(tctx, next.Sub(now), workflow.TimerOptions{Summary: j.timerSummary(now, next)}), next
 			}
 		}
 		sel := workflow.NewSelector(ctx)
