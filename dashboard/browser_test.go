@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,28 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), png, 0o644))
 		t.Logf("wrote %s (%d bytes)", filepath.Join(dir, name), len(png))
 	}
+}
+
+// rawStep is a step id as machines read it ("touchpoint:training-basics",
+// "checkin:d120"): people read labels, so no page shows one.
+var rawStep = regexp.MustCompile(`\b(handoff|touchpoint|milestone|complaint|silence|renewal|reassign|phase|term|task|email|contacts):[A-Za-z0-9]\S*|\b(checkin|qbr):d[0-9]+`)
+
+// assertNoStepIDs checks the rendered text of the page (what a person
+// reads, not the attributes) for step ids.
+func assertNoStepIDs(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	text := run(t, ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	require.NotEmpty(t, text)
+	assert.Empty(t, rawStep.FindAllString(text, -1), "step ids visible on the %s", page)
+}
+
+// nextLabel is the label of a customer's next step, from the API.
+func (e *env) nextLabel(t *testing.T, id string) (step, label string) {
+	t.Helper()
+	var st workflows.State
+	e.api(t, csmKey, "GET", "/v1/customers/"+id, nil, &st)
+	require.NotEmpty(t, st.Next, id)
+	return st.Next[0].Step, st.Next[0].Label
 }
 
 // seedMore adds customers so the portfolio and the chart look like a
@@ -150,6 +173,12 @@ func TestBrowser(t *testing.T) {
 	order := run(t, ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#portfolio tbody tr")].map(r => r.dataset.health).join(",")`))
 	assert.True(t, strings.HasPrefix(order, "red,"), "needs you today first: %s", order)
 	assert.True(t, strings.HasSuffix(order, ",green"), "green last: %s", order)
+	// Next touchpoints read in words; the ids stay for machines.
+	step, label := e.nextLabel(t, "gamma")
+	require.NotEqual(t, step, label)
+	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(css(`#portfolio tbody tr[data-health]:last-child`))))
+	assert.Contains(t, run(t, ctx, chromedp.Text(css(`tr[data-customer="gamma"] [data-step]`))), label)
+	assertNoStepIDs(t, ctx, "portfolio")
 	screenshot(t, ctx, "portfolio.png")
 
 	// Through to the customer; record the handoff call.
@@ -177,6 +206,9 @@ func TestBrowser(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`document.getElementById("live").textContent.includes("Invoices show the wrong VAT")`, chromedp.WithPollingTimeout(20*time.Second)),
 	))
 	assert.True(t, run(t, ctx, chromedp.Evaluate[bool](`window.notReloaded === true`)), "the page refreshed its state in place")
+	_, label = e.nextLabel(t, "acme")
+	assert.Contains(t, run(t, ctx, chromedp.Text(css(`ul.upcoming`))), label)
+	assertNoStepIDs(t, ctx, "customer page")
 	screenshot(t, ctx, "customer.png")
 
 	// The outbox: the welcome email's "book" action opens its confirmation
@@ -307,6 +339,7 @@ func TestBrowserWork(t *testing.T) {
 	require.Len(t, items, want, "every task of hers, once")
 	assert.Contains(t, run(t, ctx, chromedp.Text(chromedp.ID("work-count"))), fmt.Sprintf("%d tasks", want))
 	assert.Contains(t, run(t, ctx, chromedp.Text(css(`li.work-task`))), "Why:", "each task says why it exists")
+	assertNoStepIDs(t, ctx, "work list")
 	screenshot(t, ctx, "work.png")
 
 	first := items[0]
