@@ -33,6 +33,7 @@ func (d Diff) Same() bool {
 // StepAt is a step that sent a message, on a day.
 type StepAt struct {
 	Step    string  `json:"step"`
+	Label   string  `json:"label"`
 	Role    string  `json:"role"`
 	Kind    string  `json:"kind"`
 	Day     float64 `json:"day"`
@@ -74,7 +75,7 @@ func CompareWithin(newer, older *Result, tolerance float64) Diff {
 			if _, ok := m[key]; !ok {
 				order = append(order, key)
 			}
-			m[key] = append(m[key], StepAt{Step: s.Step, Role: s.Role, Kind: s.Kind, Day: s.Day, Subject: s.Subject})
+			m[key] = append(m[key], StepAt{Step: s.Step, Label: s.Label, Role: s.Role, Kind: s.Kind, Day: s.Day, Subject: s.Subject})
 		}
 		return m, order
 	}

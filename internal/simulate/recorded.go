@@ -64,7 +64,7 @@ func FromJourney(st workflows.State, tl workflows.Timeline) (*Recorded, error) {
 		d := wall(e.At)
 		last = max(last, d)
 		actual.Steps = append(actual.Steps, Step{Day: d, JourneyDay: round2(e.Day), At: e.At, Kind: e.Kind, Step: e.Step,
-			Summary: e.Summary, Cause: e.Cause, To: e.To, Role: roleOf(e, st)})
+			Label: workflows.StepLabel(nil, e.Step), Summary: e.Summary, Cause: e.Cause, To: e.To, Role: roleOf(e, st)})
 		h, ok, note := happeningOf(e, d, st)
 		if note != "" {
 			rec.Notes = append(rec.Notes, fmt.Sprintf("day %g: %s", math.Floor(d), note))

@@ -50,6 +50,7 @@ type Step struct {
 	At         time.Time `json:"at"`
 	Kind       string    `json:"kind"` // touchpoint, task, escalation, event, outcome, complaint, system
 	Step       string    `json:"step"`
+	Label      string    `json:"label"` // the step in words (workflows.StepLabel)
 	Summary    string    `json:"summary"`
 	Cause      string    `json:"cause"`
 	To         string    `json:"to,omitempty"`
@@ -343,7 +344,7 @@ func (rec *recorder) finish(e Ending) {
 func (rec *recorder) entries(tl workflows.Timeline) {
 	for _, e := range tl.Entries {
 		rec.r.Steps = append(rec.r.Steps, Step{
-			Day: rec.wallDay(e.At), JourneyDay: round2(e.Day), At: e.At, Kind: e.Kind, Step: e.Step,
+			Day: rec.wallDay(e.At), JourneyDay: round2(e.Day), At: e.At, Kind: e.Kind, Step: e.Step, Label: workflows.StepLabel(rec.j.In.Playbook, e.Step),
 			Summary: e.Summary, Cause: e.Cause, To: e.To,
 		})
 		rec.ran[e.Step] = true
