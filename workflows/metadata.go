@@ -36,10 +36,10 @@ func StartSummary(in JourneyInput) string {
 // start: the deal, the renewal date, the champion, the CSM and the playbook.
 func StartDetails(in JourneyInput) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**%s** (%s)\n\n", md(in.Account.Name), md(in.Account.ID))
+	b.WriteString(fmt.Sprintf("**%s** (%s)\n\n", md(in.Account.Name), md(in.Account.ID)))
 	line := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(&b, "- %s: %s\n", k, v)
+			b.WriteString(fmt.Sprintf("- %s: %s\n", k, v))
 		}
 	}
 	line("Deal", md(in.DealID))
@@ -73,31 +73,31 @@ func (j *journey) details(now time.Time) string {
 	var b strings.Builder
 	in := j.in
 	in.CSM = j.c.CSM
-	fmt.Fprintf(&b, "**%s**\n\n", StartSummary(in))
+	b.WriteString(fmt.Sprintf("**%s**\n\n", StartSummary(in)))
 	sc := j.scores(now)
 	phase := j.phase(now)
-	fmt.Fprintf(&b, "Phase **%s**, day %d", phase, int(j.dayOf(now)))
+	b.WriteString(fmt.Sprintf("Phase **%s**, day %d", phase, int(j.dayOf(now))))
 	if j.c.Term > 1 {
-		fmt.Fprintf(&b, " (term %d)", j.c.Term)
+		b.WriteString(fmt.Sprintf(" (term %d)", j.c.Term))
 	}
-	fmt.Fprintf(&b, " · health **%s**", sc.Health)
+	b.WriteString(fmt.Sprintf(" · health **%s**", sc.Health))
 	if len(sc.Reasons) > 0 {
-		fmt.Fprintf(&b, ": %s", md(clip(strings.Join(sc.Reasons, "; "), 300)))
+		b.WriteString(fmt.Sprintf(": %s", md(clip(strings.Join(sc.Reasons, "; "), 300))))
 	}
-	fmt.Fprintf(&b, " · engagement %d, happiness %d\n\n", sc.Engagement, sc.Happiness)
+	b.WriteString(fmt.Sprintf(" · engagement %d, happiness %d\n\n", sc.Engagement, sc.Happiness))
 	switch {
 	case j.c.Ended != nil:
-		fmt.Fprintf(&b, "Ended (%s) on %s\n\n", j.c.Ended.Kind, j.c.Ended.At.UTC().Format("2006-01-02 15:04 MST"))
+		b.WriteString(fmt.Sprintf("Ended (%s) on %s\n\n", j.c.Ended.Kind, j.c.Ended.At.UTC().Format("2006-01-02 15:04 MST")))
 	case !j.c.PausedAt.IsZero():
-		fmt.Fprintf(&b, "Paused: %s\n\n", md(clip(j.c.PauseReason, 200)))
+		b.WriteString(fmt.Sprintf("Paused: %s\n\n", md(clip(j.c.PauseReason, 200))))
 	}
 	if steps := j.steps(now); len(steps) > 0 {
 		s := steps[0]
-		fmt.Fprintf(&b, "Next: **%s**, %s (day %d)\n\n", md(j.label(s.key)), s.due.UTC().Format("2006-01-02 15:04 MST"), int(j.dayOf(s.due)))
+		b.WriteString(fmt.Sprintf("Next: **%s**, %s (day %d)\n\n", md(j.label(s.key)), s.due.UTC().Format("2006-01-02 15:04 MST"), int(j.dayOf(s.due))))
 	} else if j.c.Ended == nil {
 		b.WriteString("Next: nothing scheduled\n\n")
 	}
-	fmt.Fprintf(&b, "As of %s", now.UTC().Format("2006-01-02 15:04 MST"))
+	b.WriteString(fmt.Sprintf("As of %s", now.UTC().Format("2006-01-02 15:04 MST")))
 	return b.String()
 }
 
