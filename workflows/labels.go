@@ -132,7 +132,12 @@ func stepLabel(pb *playbooks.Playbook, key string) string {
 		}
 		return t
 	case "journey":
-		return "Journey started"
+		switch arg(1) {
+		case "start":
+			return "Journey started"
+		case "import":
+			return "Journey imported mid-playbook"
+		}
 	}
 	return words(key)
 }

@@ -52,6 +52,9 @@ func StartDetails(in JourneyInput) string {
 	if in.Playbook != nil {
 		line("Playbook", md(in.Playbook.Ref()))
 	}
+	if im := in.Import; im != nil {
+		line("Imported", fmt.Sprintf("at day %d (%s)", im.Day, md(im.Phase)))
+	}
 	return b.String()
 }
 

@@ -20,6 +20,9 @@ func TestStartMetadataIsEscapedAndFitsTemporalsLimits(t *testing.T) {
 	details := workflows.StartDetails(in)
 	assert.Contains(t, details, "- Champion: Ada Lovelace <ada@acme.example> (Europe/London)")
 	assert.Contains(t, details, "- Renewal: 2027-01-05")
+	assert.NotContains(t, details, "Imported")
+	in.Import = &workflows.Import{Day: 120, Phase: workflows.PhaseAdoption}
+	assert.Contains(t, workflows.StartDetails(in), "- Imported: at day 120 (adoption)")
 
 	// Markdown in a name is shown, not obeyed.
 	in.Account.Name = "*Bold* [link](x) #1"
