@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -192,7 +193,7 @@ func (im *importer) count(row bookimport.Row, r apiserver.BatchResult) {
 func preview(row bookimport.Row, r apiserver.BatchResult) string {
 	var next []string
 	for _, n := range r.Next {
-		next = append(next, fmt.Sprintf("%s on day %d (%s)", n.Step, n.Day, n.At.Format("2006-01-02 15:04 MST")))
+		next = append(next, fmt.Sprintf("%s on day %d (%s)", cmp.Or(n.Label, n.Step), n.Day, n.At.Format("2006-01-02 15:04 MST")))
 	}
 	if len(next) == 0 {
 		next = []string{"nothing scheduled"}
