@@ -56,6 +56,7 @@ type EventData struct {
 	Journey     string `json:"journey,omitempty"`
 	Day         int    `json:"day"`
 	Step        string `json:"step,omitempty"`
+	Label       string `json:"label,omitempty"` // the step in words
 	Summary     string `json:"summary"`
 	Cause       string `json:"cause,omitempty"`
 	// Health changes.

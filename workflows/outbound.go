@@ -65,6 +65,7 @@ func (j *journey) queueEvent(e Entry, typ string, d activities.EventData) {
 	d.Day = int(math.Floor(e.Day))
 	if d.Step == "" {
 		d.Step, d.Summary, d.Cause = e.Step, e.Summary, e.Cause
+		d.Label = StepLabel(j.pb, e.Step)
 	}
 	ev := activities.WebhookEvent{ID: fmt.Sprintf("evt_%s_%d", chapter, j.c.EventSeq), Type: typ, Timestamp: e.At, Data: d}
 	j.c.Outgoing = append(j.c.Outgoing, ev)

@@ -151,6 +151,11 @@ func TestJourneyEventsReachTheirSubscribers(t *testing.T) {
 	churn := all.events[len(all.events)-1]
 	assert.Equal(t, activities.EventChurned, churn.Type, "the journey waited for its last event")
 	assert.Equal(t, "outcome:churned", churn.Data.Step)
+	for _, ev := range all.events {
+		if ev.Type == activities.EventRenewalReminder {
+			assert.Regexp(t, `^Renewal reminder \(\d+ days\)$`, ev.Data.Label, "the step in words")
+		}
+	}
 }
 
 // TestADownReceiverDelaysNothing: the same journey with a subscriber that
