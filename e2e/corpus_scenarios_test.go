@@ -98,6 +98,20 @@ var corpusScenarios = []corpusScenario{
 		}},
 	},
 	{
+		// Since revision 7: a customer imported at day 6 of onboarding
+		// (nothing of days 0-5 sent, the milestone due on day 3 imported),
+		// a complaint opened and resolved, and churn; every journey event
+		// goes out as a webhook message in flight.
+		name: "import",
+		play: playImport,
+		runs: [][]check{{
+			sent("touchpoint:checkin-7"), sent("touchpoint:training-8"), notSent("handoff:welcome"), notSent("touchpoint:checkin-2"),
+			notSent("milestone:kickoff:late-1"), sent("milestone:setup:late-1"),
+			webhook("complaint.opened"), webhook("task.opened"), webhook("complaint.resolved"), webhook("customer.churned"),
+			updated(workflows.UpdateComplaint), updated(workflows.UpdateOutcome), completed,
+		}},
+	},
+	{
 		// The welcome cannot be delivered: retried, given up at its
 		// delivery deadline, and the CSM is told.
 		name: "send-failure",
@@ -263,7 +277,10 @@ func playContacts(r *recording) {
 		{ID: "pulse-6", Day: 6, Kind: playbooks.KindHappinessPulse, Template: "happiness_pulse"},
 		{ID: "checkin-8", Day: 8, Kind: playbooks.KindCheckin, Template: "checkin"},
 	}
-	in := corpusInput("contacts", pb, 500*time.Millisecond)
+	// One-second days: eight journeys record at once, and an update can
+	// land a few hundred milliseconds after it is sent; the bounce must
+	// come before day 2's check-in.
+	in := corpusInput("contacts", pb, time.Second)
 	in.Contacts = []workflows.Contact{{Role: workflows.ContactAdmin, Name: "Tim Admin", Email: "tim@contacts.example"}}
 	r.begin(in)
 	r.settle()
@@ -288,9 +305,30 @@ func playContacts(r *recording) {
 		Contact: workflows.Contact{Role: workflows.ContactUser, Name: "Uma User", Email: "uma@contacts.example"}, By: "linus"})
 	r.update(workflows.UpdateEmail, workflows.EmailStatus{Status: workflows.EmailSuppressed, Reason: "bounce", Source: "sendgrid", Address: "tim@contacts.example"})
 	r.update(workflows.UpdatePause, workflows.PauseRequest{Reason: "legal hold", By: "linus"})
-	time.Sleep(1500 * time.Millisecond) // three days: pulse-6 and checkin-8 move by as much
+	time.Sleep(1500 * time.Millisecond) // a day and a half: pulse-6 and checkin-8 move by as much
 	r.update(workflows.UpdateResume, workflows.ResumeRequest{By: "linus"})
 	r.waitStep("touchpoint:checkin-8", 15*time.Second)
+	r.waitIdle(10 * time.Second)
+	r.end()
+}
+
+func playImport(r *recording) {
+	pb := lean("import", 20)
+	pb.Milestones = append(pb.Milestones, playbooks.Milestone{ID: "setup", Name: "Technical setup complete", DueDay: 8, Owner: "customer",
+		Deliverables: []string{"SSO configured"}})
+	pb.Touchpoints = []playbooks.Touchpoint{
+		{ID: "checkin-2", Day: 2, Kind: playbooks.KindCheckin, Template: "checkin"},
+		{ID: "checkin-7", Day: 7, Kind: playbooks.KindCheckin, Template: "checkin"},
+		{ID: "training-8", Day: 8, Kind: playbooks.KindTrainingInvite, Template: "training_invite"},
+	}
+	in := corpusInput("import", pb, 500*time.Millisecond)
+	in.Import = &workflows.Import{Day: 6, Phase: workflows.PhaseOnboarding, Source: "line 2"}
+	r.begin(in)
+	r.waitStep("journey:import", 10*time.Second)
+	r.update(workflows.UpdateComplaint, workflows.Complaint{Severity: "high", Summary: "Exports fail", Source: "support"})
+	r.waitStep("touchpoint:checkin-7", 10*time.Second)
+	r.outcome(workflows.Outcome{Kind: workflows.OutcomeComplaintResolved, ComplaintID: "c1", Note: "patched"})
+	r.waitStep("milestone:setup:late-1", 15*time.Second) // journey day 9
 	r.waitIdle(10 * time.Second)
 	r.end()
 }

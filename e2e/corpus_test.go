@@ -257,7 +257,11 @@ func (r *recording) waitFor(what string, within time.Duration, cond func(tl work
 			return
 		}
 		if time.Now().After(deadline) || r.ctx.Err() != nil {
-			r.failf("timed out after %s waiting for %s (last query error: %v)", within, what, err)
+			var steps []string
+			for _, e := range tl.Entries {
+				steps = append(steps, fmt.Sprintf("%s@%g", e.Step, e.Day))
+			}
+			r.failf("timed out after %s waiting for %s (last query error: %v); timeline: %s", within, what, err, strings.Join(steps, " "))
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -399,6 +403,20 @@ func sentLike(prefix, suffix string, atLeast int) check {
 			}
 		}
 		return n >= atLeast
+	}}
+}
+
+// notSent: no message of the step in the run.
+func notSent(step string) check {
+	return check{"nothing for " + step, func(h *histories.History) bool {
+		return !slices.ContainsFunc(h.Sends, func(s histories.Send) bool { return s.Step == step })
+	}}
+}
+
+// webhook: a journey event of the type went out as a webhook message.
+func webhook(typ string) check {
+	return check{"a webhook event " + typ, func(h *histories.History) bool {
+		return slices.ContainsFunc(h.Sends, func(s histories.Send) bool { return s.Activity == "DeliverWebhook" && s.Subject == typ })
 	}}
 }
 

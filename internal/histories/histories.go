@@ -110,6 +110,12 @@ func Of(raw *historypb.History) (*History, error) {
 					return nil, fmt.Errorf("event %d: %w", id, err)
 				}
 				s.Step, s.Role, s.To, s.Subject = in.Step, in.Role, in.To.Email, in.Subject
+			case "DeliverWebhook":
+				var in activities.WebhookEvent
+				if err := dc.FromPayloads(a.GetInput(), &in); err != nil {
+					return nil, fmt.Errorf("event %d: %w", id, err)
+				}
+				s.Step, s.Role, s.Subject = in.Data.Step, "webhook", in.Type
 			}
 			h.Sends = append(h.Sends, s)
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
