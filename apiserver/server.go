@@ -35,7 +35,8 @@ type Options struct {
 	APIKeys    map[string]string // key -> role
 	Playbook   *playbooks.Playbook
 	DayLength  time.Duration
-	DealSecret string // empty: the deal webhook answers 404
+	DealSecret string   // empty: the deal webhook answers 404
+	HubSpot    *HubSpot // nil: the HubSpot webhook answers 404
 	Logger     *zap.Logger
 	Registry   *prometheus.Registry
 	MaxBody    int64
@@ -178,6 +179,7 @@ func (s *Server) routes() {
 	v1.POST("/webhooks/deals", s.dealWebhook)
 	v1.POST("/webhooks/sendgrid", s.sendgridWebhook)
 	s.webhookRoutes(v1)
+	s.hubspotRoutes(v1)
 }
 
 func (s *Server) ready(c *gin.Context) {

@@ -19,6 +19,7 @@ import (
 	"github.com/seed-a80403e2/lifecycle/apiserver"
 	"github.com/seed-a80403e2/lifecycle/dashboard"
 	"github.com/seed-a80403e2/lifecycle/internal/config"
+	"github.com/seed-a80403e2/lifecycle/internal/hubspot"
 	"github.com/seed-a80403e2/lifecycle/internal/links"
 	"github.com/seed-a80403e2/lifecycle/internal/logging"
 	"github.com/seed-a80403e2/lifecycle/internal/metrics"
@@ -154,6 +155,9 @@ func (a *app) serveAPI(ctx context.Context, ln net.Listener, c client.Client, st
 	if devOutbox {
 		opts.Outbox = st
 	}
+	if h := a.cfg.HubSpot; h.ClientSecret != "" {
+		opts.HubSpot = hubspotOptions(h, a.cfg.PublicURL)
+	}
 	if a.cfg.LinkSecret != "" {
 		signer, err := links.NewSigner(a.cfg.LinkSecret, a.cfg.PublicURL, links.DefaultTTL, nil)
 		if err != nil {
@@ -271,4 +275,20 @@ func apiCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	return a.serveAPI(ctx, ln, c, st, false)
+}
+
+// hubspotOptions turns the HUBSPOT_ settings (checked by config.Load) into
+// the webhook's options.
+func hubspotOptions(h config.HubSpot, publicURL string) *apiserver.HubSpot {
+	plan, _ := hubspot.ParsePropertyRef(h.PlanProperty)
+	renewal, _ := hubspot.ParsePropertyRef(h.RenewalProperty)
+	return &apiserver.HubSpot{
+		ClientSecret: h.ClientSecret, PublicURL: publicURL,
+		CRM: &hubspot.Client{BaseURL: h.APIURL, Token: h.AccessToken, HTTP: &http.Client{Timeout: 3 * time.Second}},
+		Mapping: hubspot.Mapping{
+			ClosedWonStages: h.ClosedWonStages, Plan: plan, Renewal: renewal, TermMonths: h.TermMonths,
+			RoleProperty: h.ContactRoleProperty, ManagerEmail: h.ManagerEmail,
+			DefaultCSM: workflows.Person{Name: h.DefaultCSMName, Email: h.DefaultCSMEmail},
+		},
+	}
 }

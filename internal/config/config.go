@@ -15,6 +15,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -41,6 +42,7 @@ type Config struct {
 	PublicURL     string
 	LinkSecret    string
 	DealSecret    string
+	HubSpot       HubSpot
 	DatabaseURL   string
 	SendGrid      SendGrid
 	Temporal      Temporal
@@ -65,6 +67,22 @@ type Slack struct {
 // activities imports this package, so the names are repeated here and a
 // test keeps them equal).
 var SlackRoles = []string{"csm", "manager", "sponsor"}
+
+// HubSpot is the HubSpot webhook and the CRM reads behind it; off when
+// ClientSecret is empty.
+type HubSpot struct {
+	ClientSecret    string
+	AccessToken     string
+	APIURL          string
+	ClosedWonStages []string
+	// PlanProperty and RenewalProperty are "deal.NAME", "company.NAME" or "".
+	PlanProperty, RenewalProperty string
+	TermMonths                    int
+	ContactRoleProperty           string
+	DefaultCSMName                string
+	DefaultCSMEmail               string
+	ManagerEmail                  string
+}
 
 // Client is how a command that talks to a running API (simulate
 // --customer) reaches it.
@@ -140,6 +158,16 @@ var Settings = []Setting{
 	{"LIFECYCLE_PUBLIC_URL", "public-url", "http://<http-addr>", "base URL customers reach the API at (links in emails)", serving},
 	{"LIFECYCLE_LINK_SECRET", "link-secret", "", "secret that signs email action links (the same on every worker and API); dev generates one when unset", serving},
 	{"LIFECYCLE_DEAL_WEBHOOK_SECRET", "deal-webhook-secret", "", "shared secret of the CRM's signed deal webhook; the webhook is off when unset", api},
+	{"HUBSPOT_CLIENT_SECRET", "hubspot-client-secret", "", "client secret of the HubSpot app (a private app's) that signs its webhooks (X-HubSpot-Signature-v3); POST /v1/webhooks/hubspot is off when unset", api},
+	{"HUBSPOT_ACCESS_TOKEN", "hubspot-access-token", "", "the private app's access token that reads deals, companies, contacts and owners; required with HUBSPOT_CLIENT_SECRET", api},
+	{"HUBSPOT_API_URL", "hubspot-api-url", "https://api.hubapi.com", "HubSpot API base URL", api},
+	{"HUBSPOT_CLOSED_WON_STAGES", "hubspot-closed-won-stages", "closedwon", "deal stage ids, comma separated, that start a journey (the default pipeline's closed-won stage is closedwon)", api},
+	{"HUBSPOT_PLAN_PROPERTY", "hubspot-plan-property", "", "the property holding the plan: deal.NAME or company.NAME (internal names); no plan when unset", api},
+	{"HUBSPOT_RENEWAL_PROPERTY", "hubspot-renewal-property", "", "the property holding the renewal date: deal.NAME or company.NAME; unset: HUBSPOT_TERM_MONTHS after the deal's close date", api},
+	{"HUBSPOT_TERM_MONTHS", "hubspot-term-months", "12", "contract term in months (1-120) when HUBSPOT_RENEWAL_PROPERTY is unset", api},
+	{"HUBSPOT_CONTACT_ROLE_PROPERTY", "hubspot-contact-role-property", "", "contact property holding the contact's role (champion, admin, user, executive_sponsor, billing); unset: the deal's first contact is the champion, the others users", api},
+	{"HUBSPOT_DEFAULT_CSM", "hubspot-default-csm", "", "CSM, \"Name <email>\", of a deal whose owner has no HubSpot user", api},
+	{"HUBSPOT_MANAGER_EMAIL", "hubspot-manager-email", "", "CS manager of the journeys HubSpot starts; required with HUBSPOT_CLIENT_SECRET", api},
 	{"DATABASE_URL", "database-url", "", "PostgreSQL URL of the store (sent-email ledger, suppressions, used links, dashboard sessions, outbox); SQLite in the data directory when unset", serving},
 	{"SENDGRID_API_KEY", "sendgrid-api-key", "", "send email through SendGrid; the local outbox when unset", sends},
 	{"SENDGRID_BASE_URL", "sendgrid-base-url", "https://api.sendgrid.com", "SendGrid API base URL", sends},
@@ -288,6 +316,7 @@ func Load(flags map[string]*string, cmd string) (*Config, error) {
 	} else {
 		c.Slack.People, c.Slack.Roles = people, roles
 	}
+	c.HubSpot = loadHubSpot(get, bad)
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		bad("DATABASE_URL", "must be a postgres:// URL")
 	}
@@ -334,6 +363,63 @@ func Load(flags map[string]*string, cmd string) (*Config, error) {
 		bad("LIFECYCLE_LINK_SECRET", "must be at least 16 characters")
 	}
 	return c, errors.Join(errs...)
+}
+
+// loadHubSpot reads the HUBSPOT_ settings; with a client secret the rest
+// must make a whole mapping.
+func loadHubSpot(get func(string) string, bad func(env, format string, args ...any)) HubSpot {
+	h := HubSpot{
+		ClientSecret: get("HUBSPOT_CLIENT_SECRET"), AccessToken: get("HUBSPOT_ACCESS_TOKEN"), APIURL: get("HUBSPOT_API_URL"),
+		PlanProperty: strings.TrimSpace(get("HUBSPOT_PLAN_PROPERTY")), RenewalProperty: strings.TrimSpace(get("HUBSPOT_RENEWAL_PROPERTY")),
+		ContactRoleProperty: strings.TrimSpace(get("HUBSPOT_CONTACT_ROLE_PROPERTY")), ManagerEmail: strings.TrimSpace(get("HUBSPOT_MANAGER_EMAIL")),
+	}
+	for _, st := range strings.Split(get("HUBSPOT_CLOSED_WON_STAGES"), ",") {
+		if st = strings.TrimSpace(st); st != "" {
+			h.ClosedWonStages = append(h.ClosedWonStages, st)
+		}
+	}
+	if h.ClientSecret == "" {
+		return h
+	}
+	if h.AccessToken == "" {
+		bad("HUBSPOT_ACCESS_TOKEN", "required with HUBSPOT_CLIENT_SECRET: the webhook's events carry only ids, the records come from HubSpot's API")
+	}
+	if u, err := url.Parse(h.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("HUBSPOT_API_URL", "%q is not an http(s) URL", h.APIURL)
+	}
+	if len(h.ClosedWonStages) == 0 {
+		bad("HUBSPOT_CLOSED_WON_STAGES", "name at least one deal stage id")
+	}
+	for env, v := range map[string]string{"HUBSPOT_PLAN_PROPERTY": h.PlanProperty, "HUBSPOT_RENEWAL_PROPERTY": h.RenewalProperty} {
+		if v != "" && !validPropertyRef(v) {
+			bad(env, "%q: want deal.NAME or company.NAME (a property's internal name)", clip(v, 60))
+		}
+	}
+	n, err := strconv.Atoi(get("HUBSPOT_TERM_MONTHS"))
+	if err != nil || n < 1 || n > 120 {
+		bad("HUBSPOT_TERM_MONTHS", "want 1-120 months, got %q", get("HUBSPOT_TERM_MONTHS"))
+	}
+	h.TermMonths = n
+	if a, err := mail.ParseAddress(h.ManagerEmail); err != nil || a.Name != "" {
+		bad("HUBSPOT_MANAGER_EMAIL", "required with HUBSPOT_CLIENT_SECRET: an email address, got %q", clip(h.ManagerEmail, 60))
+	}
+	if v := strings.TrimSpace(get("HUBSPOT_DEFAULT_CSM")); v != "" {
+		if a, err := mail.ParseAddress(v); err != nil || a.Name == "" {
+			bad("HUBSPOT_DEFAULT_CSM", "%q: want \"Name <email>\"", clip(v, 60))
+		} else {
+			h.DefaultCSMName, h.DefaultCSMEmail = a.Name, a.Address
+		}
+	}
+	return h
+}
+
+// validPropertyRef: "deal.NAME", "company.NAME" or a bare NAME (the deal's).
+func validPropertyRef(v string) bool {
+	obj, name, ok := strings.Cut(v, ".")
+	if !ok {
+		obj, name = "deal", v
+	}
+	return (obj == "deal" || obj == "company") && name != "" && len(name) <= 100 && !strings.ContainsAny(name, ", \t.")
 }
 
 // RequireAPI checks what the api command needs beyond Load.

@@ -205,3 +205,41 @@ func TestSlackSettings(t *testing.T) {
 	_, err = load(t, config.CmdWorker)
 	assert.ErrorContains(t, err, "LIFECYCLE_SLACK_WEBHOOK_URL", "the environment is read like the flag")
 }
+
+// The HubSpot webhook is off without a client secret; with one, the token
+// and the manager are required and every mapping setting is checked.
+func TestHubSpotSettings(t *testing.T) {
+	for _, s := range config.Settings {
+		t.Setenv(s.Env, "")
+	}
+	c, err := load(t, config.CmdAPI)
+	require.NoError(t, err)
+	assert.Empty(t, c.HubSpot.ClientSecret)
+	assert.Equal(t, []string{"closedwon"}, c.HubSpot.ClosedWonStages)
+
+	t.Setenv("HUBSPOT_CLIENT_SECRET", "secret")
+	t.Setenv("HUBSPOT_PLAN_PROPERTY", "contact.plan")
+	t.Setenv("HUBSPOT_TERM_MONTHS", "0")
+	t.Setenv("HUBSPOT_DEFAULT_CSM", "grace@vendor.example")
+	_, err = load(t, config.CmdAPI)
+	for _, env := range []string{"HUBSPOT_ACCESS_TOKEN", "HUBSPOT_MANAGER_EMAIL", "HUBSPOT_PLAN_PROPERTY", "HUBSPOT_TERM_MONTHS", "HUBSPOT_DEFAULT_CSM"} {
+		assert.ErrorContains(t, err, env+":")
+	}
+	_, err = load(t, config.CmdWorker)
+	assert.NoError(t, err, "the worker does not read the HubSpot settings")
+
+	t.Setenv("HUBSPOT_ACCESS_TOKEN", "pat-na1-x")
+	t.Setenv("HUBSPOT_MANAGER_EMAIL", "manager@vendor.example")
+	t.Setenv("HUBSPOT_PLAN_PROPERTY", "company.plan_tier")
+	t.Setenv("HUBSPOT_RENEWAL_PROPERTY", "contract_end")
+	t.Setenv("HUBSPOT_TERM_MONTHS", "24")
+	t.Setenv("HUBSPOT_DEFAULT_CSM", "Grace Hopper <grace@vendor.example>")
+	t.Setenv("HUBSPOT_CLOSED_WON_STAGES", "closedwon, 987654 ,")
+	c, err = load(t, config.CmdDev)
+	require.NoError(t, err)
+	assert.Equal(t, config.HubSpot{
+		ClientSecret: "secret", AccessToken: "pat-na1-x", APIURL: "https://api.hubapi.com",
+		ClosedWonStages: []string{"closedwon", "987654"}, PlanProperty: "company.plan_tier", RenewalProperty: "contract_end",
+		TermMonths: 24, DefaultCSMName: "Grace Hopper", DefaultCSMEmail: "grace@vendor.example", ManagerEmail: "manager@vendor.example",
+	}, c.HubSpot)
+}

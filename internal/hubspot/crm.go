@@ -24,8 +24,11 @@ const DefaultBaseURL = "https://api.hubapi.com"
 // associated records of each kind one deal brings along.
 const (
 	MaxResponseBytes = 1 << 20
-	MaxContacts      = 25 // workflows.MaxContacts: the champion and 24 others
-	MaxIDLen         = 64 // HubSpot ids are numbers; anything longer is refused
+	// MaxContacts associated contacts are read: twice what a journey keeps
+	// (workflows.MaxContacts), so that a few without a usable address do
+	// not crowd out the rest; one batch read (HubSpot's limit is 100).
+	MaxContacts = 50
+	MaxIDLen    = 64 // HubSpot ids are numbers; anything longer is refused
 )
 
 // Client calls HubSpot's CRM API.

@@ -97,7 +97,7 @@ func TestJourneyFromRecords(t *testing.T) {
 			err:  "deal.plan_tier of deal 101 is 201 characters; a plan is at most 200"},
 		{name: "an empty renewal property is named", m: func(m *hubspot.Mapping) { m.Renewal = hubspot.PropertyRef{Object: "company", Name: "renews"} },
 			company: rec("301", "name", "Acme Corp", "renews", " "),
-			err: "company.renews of deal 101 is empty: set it in HubSpot (or unset HUBSPOT_RENEWAL_PROPERTY to renew 12 months after the close date)"},
+			err:     "company.renews of deal 101 is empty: set it in HubSpot (or unset HUBSPOT_RENEWAL_PROPERTY to renew 12 months after the close date)"},
 		{name: "a renewal that is no date", m: func(m *hubspot.Mapping) { m.Renewal = hubspot.PropertyRef{Object: "company", Name: "name"} },
 			company: rec("301", "name", "Acme"), err: `company.name of deal 101 is "Acme", not a date`},
 		{name: "no owner: the default CSM", owner: &hubspot.Owner{ID: "77"},
@@ -186,11 +186,11 @@ func TestTimeZone(t *testing.T) {
 		"europe_slash_london":                        "Europe/London",
 		"america_slash_new_york":                     "America/New_York",
 		"america_slash_argentina_slash_buenos_aires": "America/Argentina/Buenos_Aires",
-		"Asia/Tokyo":                 "Asia/Tokyo",
-		"mars_slash_olympus_mons":    "",
-		"":                           "",
-		"Local":                      "",
-		strings.Repeat("europe", 20): "",
+		"Asia/Tokyo":                                 "Asia/Tokyo",
+		"mars_slash_olympus_mons":                    "",
+		"":                                           "",
+		"Local":                                      "",
+		strings.Repeat("europe", 20):                 "",
 	} {
 		assert.Equal(t, want, hubspot.TimeZone(in), in)
 	}
