@@ -180,6 +180,7 @@ func (s *Server) routes() {
 	v1.POST("/webhooks/sendgrid", s.sendgridWebhook)
 	s.webhookRoutes(v1)
 	s.hubspotRoutes(v1)
+	s.summaryRoutes(v1)
 }
 
 func (s *Server) ready(c *gin.Context) {
