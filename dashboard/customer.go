@@ -6,7 +6,6 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/seed-a80403e2/lifecycle/apiserver"
 	"github.com/seed-a80403e2/lifecycle/internal/config"
+	"github.com/seed-a80403e2/lifecycle/internal/story"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
@@ -26,10 +26,13 @@ import (
 // customerData is the customer page: the live state and timeline (both
 // queries) and the chart's data.
 type customerData struct {
-	ID        string
-	State     workflows.State
-	Timeline  workflows.Timeline
-	Entries   []workflows.Entry // newest first
+	ID       string
+	State    workflows.State
+	Timeline workflows.Timeline
+	Entries  []timelineRow // newest first
+	// Story is the account's story at the top of the page; each sentence
+	// links to its timeline row (#entry-N).
+	Story     story.Story
 	Overdue   int
 	ChartJSON string
 	ScoreJSON string
@@ -44,6 +47,13 @@ type customerData struct {
 	// Gaps is the customer against green accounts (the insights job's
 	// latest run), on the whole page only; nil without an insights store.
 	Gaps *customerGaps
+}
+
+// timelineRow is a timeline entry with its number (story.EntryNumber),
+// the row's anchor that the story's sentences link to.
+type timelineRow struct {
+	workflows.Entry
+	Number int
 }
 
 // customerGaps is the customer page's "Gaps against green accounts".
@@ -75,8 +85,11 @@ func (d *Dashboard) load(ctx context.Context, id string) (customerData, error) {
 	if err != nil {
 		return data, err
 	}
-	data.Entries = slices.Clone(data.Timeline.Entries)
-	slices.Reverse(data.Entries)
+	data.Entries = make([]timelineRow, 0, len(data.Timeline.Entries))
+	for i := len(data.Timeline.Entries) - 1; i >= 0; i-- {
+		data.Entries = append(data.Entries, timelineRow{Entry: data.Timeline.Entries[i], Number: story.EntryNumber(data.Timeline, i)})
+	}
+	data.Story = story.Compose(data.State, data.Timeline, d.opts.Now())
 	data.Overdue = overdue(data.State)
 	data.Ended = data.State.Phase == workflows.PhaseEnded
 	data.ChartJSON = chartJSON(data.State, data.Timeline)
