@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,10 +92,9 @@ type HubSpotResult struct {
 	Reason     string `json:"reason,omitempty"`
 }
 
-// HubSpotResponse answers a delivery.
+// HubSpotResponse answers a delivery (200).
 type HubSpotResponse struct {
 	Results []HubSpotResult `json:"results"`
-	Error   *ErrorDetail    `json:"error,omitempty"` // with 503: HubSpot sends the delivery again
 }
 
 // Outcomes of an event.
@@ -118,7 +118,7 @@ func (s *Server) hubspotRoutes(v1 *gin.RouterGroup) {
 // events start nothing twice. Anything HubSpot should send again (its API
 // or Temporal down, time running out) answers 503; records a person must
 // fix answer 200 with the event "refused" and its reason (retrying would
-// not help), and are logged.
+// not help), and are logged; 200 lists each event's outcome.
 func (s *Server) hubspotWebhook(c *gin.Context) {
 	hs := s.opts.HubSpot
 	if hs == nil || hs.ClientSecret == "" {
@@ -161,15 +161,19 @@ func (s *Server) hubspotWebhook(c *gin.Context) {
 	}
 	results, deals := s.hubspotTriage(events)
 	s.hubspotStart(c, deals, results)
-	resp := HubSpotResponse{Results: results}
+	var retry []string
 	for _, r := range results {
-		if r.Outcome == hsRetry {
-			resp.Error = &ErrorDetail{Code: "retry", Message: "deal " + r.DealID + ": " + r.Reason}
-			c.JSON(http.StatusServiceUnavailable, resp)
-			return
+		if r.Outcome == hsRetry && !slices.Contains(retry, "deal "+r.DealID+": "+r.Reason) {
+			retry = append(retry, "deal "+r.DealID+": "+r.Reason)
 		}
 	}
-	c.JSON(http.StatusOK, resp)
+	if len(retry) > 0 {
+		// HubSpot sends the whole delivery again; deals started now answer
+		// "duplicate" then.
+		fail(c, http.StatusServiceUnavailable, "retry", clipText(strings.Join(retry, "; "), 1000)+"; send the delivery again", "")
+		return
+	}
+	c.JSON(http.StatusOK, HubSpotResponse{Results: results})
 }
 
 // requestURL is the URL HubSpot posted to: the public URL's scheme and
