@@ -89,17 +89,6 @@ func NotFound(err error) bool {
 	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
 }
 
-// Permanent reports whether retrying cannot help: HubSpot refused the
-// request itself (a missing record, a token without the scope), as opposed
-// to being down, slow or rate limiting.
-func Permanent(err error) bool {
-	var ae *APIError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	return ae.Status >= 400 && ae.Status < 500 && ae.Status != http.StatusTooManyRequests && ae.Status != http.StatusRequestTimeout
-}
-
 // Deal reads a deal, its properties named in props, and its associated
 // companies and contacts.
 func (c *Client) Deal(ctx context.Context, id string, props []string) (Deal, error) {
