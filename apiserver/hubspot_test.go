@@ -215,7 +215,9 @@ func TestHubSpotClosedWonStartsOneJourney(t *testing.T) {
 		hubspotEvent(3, 9102, "appointmentscheduled", 0), // another stage
 		{"eventId": 4, "subscriptionType": "contact.creation", "objectId": 501, "attemptNumber": 0},
 	}
+	began := time.Now()
 	status, resp, raw := hubspotPost(t, base, path, delivery, time.Now(), nil)
+	t.Logf("first delivery (4 HubSpot reads, one start) answered in %s", time.Since(began).Round(time.Millisecond))
 	require.Equal(t, http.StatusOK, status, raw)
 	require.Len(t, resp.Results, 4)
 	assert.Equal(t, apiserver.HubSpotResult{EventID: 1, DealID: "9101", Outcome: "started", CustomerID: id}, resp.Results[0])
@@ -243,7 +245,9 @@ func TestHubSpotClosedWonStartsOneJourney(t *testing.T) {
 	calls := crm.calls.Load()
 	retry := []map[string]any{hubspotEvent(1, 9101, "closedwon", 1)}
 	for _, d := range [][]map[string]any{retry, delivery} {
+		began = time.Now()
 		status, resp, raw = hubspotPost(t, base, path, d, time.Now(), nil)
+		t.Logf("a delivery of a known deal answered in %s", time.Since(began).Round(time.Millisecond))
 		require.Equal(t, http.StatusOK, status, raw)
 		assert.Equal(t, "duplicate", resp.Results[0].Outcome)
 		assert.Equal(t, id, resp.Results[0].CustomerID)
