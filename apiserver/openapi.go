@@ -2,7 +2,12 @@ package apiserver
 
 import _ "embed"
 
-// openAPI documents every route; a test keeps it in step with the router.
+// openAPI documents every route; tests keep it in step with the router,
+// the Go types and what the handlers really answer.
 //
 //go:embed openapi.yaml
 var openAPI []byte
+
+// OpenAPIDocument is the API's OpenAPI 3 document (YAML), as served at
+// /v1/openapi.yaml.
+func OpenAPIDocument() []byte { return openAPI }
