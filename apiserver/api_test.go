@@ -75,6 +75,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e := *shared
 	e.t = t
+	setCheckedTest(t)
 	return &e
 }
 
@@ -106,7 +107,7 @@ func startEnv(t *testing.T) *env {
 		DayLength: time.Hour, DealSecret: dealToken, Logger: zap.NewNop(), Registry: reg,
 		Links: signer, Store: st, Outbox: st, SendGridKey: &sgKey.PublicKey,
 	})
-	srv := httptest.NewServer(api.Handler())
+	srv := httptest.NewServer(openAPICheck(t, api.Handler(), reportShared))
 	return &env{url: srv.URL, client: c, ns: ts.GetDefaultNamespace(), store: st, links: signer, sgKey: sgKey}
 }
 

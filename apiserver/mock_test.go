@@ -90,10 +90,20 @@ func newMockEnvWith(t *testing.T, wrap func(*store.Store) apiserver.Store, adjus
 	if adjust != nil {
 		adjust(st, &opts)
 	}
-	srv := httptest.NewServer(apiserver.New(opts).Handler())
+	srv := httptest.NewServer(openAPICheck(t, apiserver.New(opts).Handler(), t.Errorf))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	return e
+}
+
+// mockState is a journey's state as the mock's journey answers it: the
+// fields a real journey always sets, set.
+func mockState() workflows.State {
+	return workflows.State{
+		CustomerID: "acme", AccountName: "Acme", Playbook: "default@v1", Phase: workflows.PhaseOnboarding, Day: 3,
+		RenewalDate: mockNow.AddDate(1, 0, 0), AsOf: mockNow, Started: mockNow.AddDate(0, 0, -3), DayLength: time.Hour,
+		Scores: workflows.Scores{Engagement: 40, Happiness: 70, Health: workflows.HealthGreen, Quadrant: workflows.QuadrantChampion, Reasons: []string{}},
+	}
 }
 
 // expectUpdates lets the API send updates named name; each answers
@@ -101,7 +111,11 @@ func newMockEnvWith(t *testing.T, wrap func(*store.Store) apiserver.Store, adjus
 // counted in e.calls.
 func (e *mockEnv) expectUpdates(name string, delay time.Duration, result func(arg any) error) {
 	handle := mocks.NewWorkflowUpdateHandle(e.t)
-	handle.On("Get", mock.Anything, mock.Anything).Return(nil).Maybe()
+	handle.On("Get", mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		if st, ok := args.Get(1).(*workflows.State); ok {
+			*st = mockState()
+		}
+	}).Return(nil).Maybe()
 	e.c.On("UpdateWorkflow", mock.Anything, mock.MatchedBy(func(o client.UpdateWorkflowOptions) bool { return o.UpdateName == name })).
 		Return(func(_ context.Context, o client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
 			e.mu.Lock()
@@ -216,7 +230,9 @@ func TestChampionRouteSendsTheUpdate(t *testing.T) {
 	var got workflows.ChampionChange
 	handle := mocks.NewWorkflowUpdateHandle(t)
 	handle.On("Get", mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
-		args.Get(1).(*workflows.State).Champion = got.Champion
+		st := args.Get(1).(*workflows.State)
+		*st = mockState()
+		st.Champion = got.Champion
 	}).Return(nil).Once()
 	e.c.On("UpdateWorkflow", mock.Anything, mock.MatchedBy(func(o client.UpdateWorkflowOptions) bool {
 		if o.UpdateName != workflows.UpdateChampion || o.WorkflowID != "customer:acme" {
@@ -333,7 +349,9 @@ func TestStateIsReadAsOfNow(t *testing.T) {
 	e := newMockEnv(t, nil)
 	v := mocks.NewEncodedValue(t)
 	v.On("Get", mock.Anything).Run(func(args mock.Arguments) {
-		args.Get(0).(*workflows.State).AsOf = mockNow
+		st := args.Get(0).(*workflows.State)
+		*st = mockState()
+		st.AsOf = mockNow
 	}).Return(nil).Once()
 	e.c.On("QueryWorkflow", mock.Anything, "customer:acme", "", workflows.QueryState, workflows.StateQuery{At: mockNow}).Return(v, nil).Once()
 	status, body := e.do("GET", "/v1/customers/acme", csmKey, nil)

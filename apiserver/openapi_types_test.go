@@ -195,6 +195,14 @@ func (c *typeChecker) object(where string, s *openapi3.Schema, t reflect.Type, r
 		if !f.omittable {
 			want = append(want, f.name)
 		}
+		// encoding/json writes a nil slice, map or pointer as null.
+		switch k := f.typ.Kind(); {
+		case f.omittable || prop.Ref != "":
+		case (k == reflect.Slice || k == reflect.Map || k == reflect.Pointer) && !prop.Value.Nullable:
+			c.fail(where+"."+f.name, "nullable: true (Go writes null for a nil %s)", f.typ)
+		case k != reflect.Slice && k != reflect.Map && k != reflect.Pointer && prop.Value.Nullable:
+			c.fail(where+"."+f.name, "nullable, but Go %s is never null", f.typ)
+		}
 	}
 	for name := range s.Properties {
 		if !slices.ContainsFunc(fields, func(f jsonField) bool { return f.name == name }) {
