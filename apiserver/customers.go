@@ -297,6 +297,11 @@ func (s *Server) updateWorkflow(ctx context.Context, workflowID, name, updateID 
 	return h.Get(ctx, out)
 }
 
+// EventQueued answers an engagement event sent with ?async=true.
+type EventQueued struct {
+	Queued bool `json:"queued"`
+}
+
 // EventResponse answers an engagement event.
 type EventResponse struct {
 	Duplicate  bool `json:"duplicate"`
@@ -351,7 +356,7 @@ func (s *Server) queueEvent(c *gin.Context, id string, ev workflows.EngagementEv
 		s.temporalError(c, err, id)
 		return
 	}
-	c.JSON(http.StatusAccepted, gin.H{"queued": true})
+	c.JSON(http.StatusAccepted, EventQueued{Queued: true})
 }
 
 func (s *Server) postComplaint(c *gin.Context) {

@@ -71,6 +71,11 @@ type DealWebhook struct {
 	Deal  StartRequest `json:"deal"`
 }
 
+// DealIgnored answers a webhook event that is not a closed-won deal.
+type DealIgnored struct {
+	Ignored string `json:"ignored"` // the event
+}
+
 // dealWebhook verifies the HMAC over the raw body before parsing anything.
 func (s *Server) dealWebhook(c *gin.Context) {
 	if s.opts.DealSecret == "" {
@@ -93,7 +98,7 @@ func (s *Server) dealWebhook(c *gin.Context) {
 		return
 	}
 	if hook.Event != "deal.closed_won" {
-		c.JSON(http.StatusAccepted, gin.H{"ignored": hook.Event})
+		c.JSON(http.StatusAccepted, DealIgnored{Ignored: hook.Event})
 		return
 	}
 	s.start(c, hook.Deal)

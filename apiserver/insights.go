@@ -240,6 +240,12 @@ func RunInsights(ctx context.Context, c client.Client, wait time.Duration) (res 
 // InsightsOnDemandID is the workflow id of a run asked for through the API.
 const InsightsOnDemandID = "lifecycle-insights-now"
 
+// InsightsRunning answers a run still going after the wait.
+type InsightsRunning struct {
+	WorkflowID string `json:"workflow_id"`
+	Status     string `json:"status"` // "running"
+}
+
 // runInsights answers POST /v1/insights/run: 200 with the run's result
 // within a minute, else 202 with the workflow id to follow.
 func (s *Server) runInsights(c *gin.Context) {
@@ -251,7 +257,7 @@ func (s *Server) runInsights(c *gin.Context) {
 	case err != nil:
 		s.temporalError(c, err, "")
 	case !done:
-		c.JSON(http.StatusAccepted, gin.H{"workflow_id": id, "status": "running"})
+		c.JSON(http.StatusAccepted, InsightsRunning{WorkflowID: id, Status: "running"})
 	default:
 		c.JSON(http.StatusOK, res)
 	}

@@ -61,6 +61,12 @@ type PlanPlaybookRequest struct {
 	Playbook string `json:"playbook"`
 }
 
+// PlanPlaybook answers PUT /v1/plans/{plan}/playbook.
+type PlanPlaybook struct {
+	Plan     string `json:"plan"`
+	Playbook string `json:"playbook"` // id@vN
+}
+
 // problems answers 422 with every problem of a refused playbook or
 // scenario, each with its line.
 func problems(c *gin.Context, code, field string, err error, list []playbooks.Problem) {
@@ -334,7 +340,7 @@ func (s *Server) setPlanPlaybook(c *gin.Context) {
 		s.storeError(c, err, "plan playbook", "")
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"plan": plan, "playbook": pb.Ref()})
+	c.JSON(http.StatusOK, PlanPlaybook{Plan: plan, Playbook: pb.Ref()})
 }
 
 // lookup runs a catalogue read: an unknown playbook is a 422 naming field,

@@ -130,7 +130,7 @@ func (s *Server) routes() {
 		fail(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed", "")
 	})
 
-	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, HealthStatus{Status: "ok"}) })
 	r.GET("/readyz", s.ready)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{})))
 	r.GET("/v1/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPI) })
@@ -191,7 +191,12 @@ func (s *Server) ready(c *gin.Context) {
 		fail(c, http.StatusServiceUnavailable, "temporal_unavailable", "Temporal is not reachable", "")
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	c.JSON(http.StatusOK, HealthStatus{Status: "ready"})
+}
+
+// HealthStatus answers /healthz ("ok") and /readyz ("ready").
+type HealthStatus struct {
+	Status string `json:"status"`
 }
 
 const requestIDHeader = "X-Request-ID"
