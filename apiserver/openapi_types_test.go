@@ -63,6 +63,7 @@ var schemaTypes = map[string]reflect.Type{
 	"OutcomeChoice":        typeOf[playbooks.OutcomeChoice](),
 	"Facts":                typeOf[insights.Facts](),
 	"TaskView":             typeOf[workflows.TaskView](),
+	"Import":               typeOf[workflows.Import](),
 	"Timeline":             typeOf[workflows.Timeline](),
 	"TimelineEntry":        typeOf[workflows.Entry](),
 	"OlderEntries":         typeOf[workflows.OlderEntries](),

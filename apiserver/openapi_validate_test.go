@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -54,6 +55,13 @@ func documentRouter() (routers.Router, error) {
 // outbox of `lifecycle dev` and the dashboard, which are pages, not API.
 var undocumented = []string{"/dev/", "/ui"}
 
+// notYetDocumented are routes being added in changes of their own, which
+// document them there: the check and TestOpenAPIMatchesRoutes pass them
+// by. Documenting a route means removing it from this list.
+var notYetDocumented = []string{
+	"POST /v1/customers:batch",
+}
+
 // openAPICheck wraps h; each difference from the document goes to report.
 func openAPICheck(t testing.TB, h http.Handler, report func(format string, args ...any)) http.Handler {
 	router, err := documentRouter()
@@ -93,6 +101,9 @@ func checkExchange(router routers.Router, r *http.Request, body []byte, rec *htt
 			if strings.HasPrefix(r.URL.Path, p) {
 				return ""
 			}
+		}
+		if slices.Contains(notYetDocumented, r.Method+" "+r.URL.Path) {
+			return ""
 		}
 		// The router's own answers to a path or method it has not.
 		if rec.Code == http.StatusNotFound || rec.Code == http.StatusMethodNotAllowed {

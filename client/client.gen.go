@@ -236,6 +236,27 @@ func (e HealthStatusStatus) Valid() bool {
 	}
 }
 
+// Defines values for ImportPhase.
+const (
+	ImportPhaseAdoption   ImportPhase = "adoption"
+	ImportPhaseHandoff    ImportPhase = "handoff"
+	ImportPhaseOnboarding ImportPhase = "onboarding"
+)
+
+// Valid indicates whether the value is a known member of the ImportPhase enum.
+func (e ImportPhase) Valid() bool {
+	switch e {
+	case ImportPhaseAdoption:
+		return true
+	case ImportPhaseHandoff:
+		return true
+	case ImportPhaseOnboarding:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for InsightsRunningStatus.
 const (
 	InsightsRunningStatusRunning InsightsRunningStatus = "running"
@@ -253,10 +274,11 @@ func (e InsightsRunningStatus) Valid() bool {
 
 // Defines values for MilestoneViewStatus.
 const (
-	MilestoneViewStatusBlocked MilestoneViewStatus = "blocked"
-	MilestoneViewStatusDone    MilestoneViewStatus = "done"
-	MilestoneViewStatusLate    MilestoneViewStatus = "late"
-	MilestoneViewStatusPending MilestoneViewStatus = "pending"
+	MilestoneViewStatusBlocked  MilestoneViewStatus = "blocked"
+	MilestoneViewStatusDone     MilestoneViewStatus = "done"
+	MilestoneViewStatusImported MilestoneViewStatus = "imported"
+	MilestoneViewStatusLate     MilestoneViewStatus = "late"
+	MilestoneViewStatusPending  MilestoneViewStatus = "pending"
 )
 
 // Valid indicates whether the value is a known member of the MilestoneViewStatus enum.
@@ -265,6 +287,8 @@ func (e MilestoneViewStatus) Valid() bool {
 	case MilestoneViewStatusBlocked:
 		return true
 	case MilestoneViewStatusDone:
+		return true
+	case MilestoneViewStatusImported:
 		return true
 	case MilestoneViewStatusLate:
 		return true
@@ -383,6 +407,27 @@ func (e ScoresQuadrant) Valid() bool {
 	case ScoresQuadrantQuiet:
 		return true
 	case ScoresQuadrantVocal:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for StartRequestPhase.
+const (
+	StartRequestPhaseAdoption   StartRequestPhase = "adoption"
+	StartRequestPhaseHandoff    StartRequestPhase = "handoff"
+	StartRequestPhaseOnboarding StartRequestPhase = "onboarding"
+)
+
+// Valid indicates whether the value is a known member of the StartRequestPhase enum.
+func (e StartRequestPhase) Valid() bool {
+	switch e {
+	case StartRequestPhaseAdoption:
+		return true
+	case StartRequestPhaseHandoff:
+		return true
+	case StartRequestPhaseOnboarding:
 		return true
 	default:
 		return false
@@ -918,10 +963,13 @@ type EventResponse struct {
 // Facts defines model for Facts.
 type Facts struct {
 	// DayLength nanoseconds
-	DayLength  int64             `json:"day_length"`
-	Events     [][]int           `json:"events"`
-	FirstValue *string           `json:"first_value,omitempty"`
-	HandoffDay float32           `json:"handoff_day"`
+	DayLength  int64   `json:"day_length"`
+	Events     [][]int `json:"events"`
+	FirstValue *string `json:"first_value,omitempty"`
+	HandoffDay float32 `json:"handoff_day"`
+
+	// Imported began mid-playbook: counted, not compared
+	Imported   *bool             `json:"imported,omitempty"`
 	Milestones *[]FactsMilestone `json:"milestones,omitempty"`
 	Outcomes   *[]FactsOutcome   `json:"outcomes,omitempty"`
 
@@ -980,6 +1028,17 @@ type HealthStatus struct {
 
 // HealthStatusStatus defines model for HealthStatus.Status.
 type HealthStatusStatus string
+
+// Import Where an imported customer's journey began (a customer brought in mid-life).
+type Import struct {
+	Day    int         `json:"day"`
+	Phase  ImportPhase `json:"phase"`
+	Since  *time.Time  `json:"since,omitempty"`
+	Source *string     `json:"source,omitempty"`
+}
+
+// ImportPhase defines model for Import.Phase.
+type ImportPhase string
 
 // InsightsResult defines model for InsightsResult.
 type InsightsResult struct {
@@ -1185,10 +1244,13 @@ type Problem struct {
 type Progress struct {
 	Blocked int `json:"blocked"`
 	Done    int `json:"done"`
-	Late    int `json:"late"`
-	OnTime  int `json:"on_time"`
-	Percent int `json:"percent"`
-	Total   int `json:"total"`
+
+	// Imported milestones due before the journey was imported
+	Imported *int `json:"imported,omitempty"`
+	Late     int  `json:"late"`
+	OnTime   int  `json:"on_time"`
+	Percent  int  `json:"percent"`
+	Total    int  `json:"total"`
 }
 
 // PublishRequest defines model for PublishRequest.
@@ -1467,10 +1529,16 @@ type StartRequest struct {
 	Champion *Person `json:"champion,omitempty"`
 
 	// Contacts The account's other contacts; one with role champion stands for champion when champion is left out.
-	Contacts     *[]Contact `json:"contacts,omitempty"`
-	Csm          Person     `json:"csm"`
-	DealId       string     `json:"deal_id"`
-	ManagerEmail string     `json:"manager_email"`
+	Contacts *[]Contact `json:"contacts,omitempty"`
+	Csm      Person     `json:"csm"`
+
+	// Day The customer's journey day today (instead of start_date).
+	Day          *int   `json:"day,omitempty"`
+	DealId       string `json:"deal_id"`
+	ManagerEmail string `json:"manager_email"`
+
+	// Phase Where the customer stands; with neither start_date nor day, the first day of the phase.
+	Phase *StartRequestPhase `json:"phase,omitempty"`
 
 	// Playbook A published playbook version, id@vN (GET /v1/playbooks).
 	Playbook *string `json:"playbook,omitempty"`
@@ -1478,7 +1546,13 @@ type StartRequest struct {
 	// PlaybookYaml An unpublished playbook (role admin only).
 	PlaybookYaml *string `json:"playbook_yaml,omitempty"`
 	SponsorEmail *string `json:"sponsor_email,omitempty"`
+
+	// StartDate The customer's real start: the journey begins at the day it gives, sending nothing of the days before.
+	StartDate *openapi_types.Date `json:"start_date,omitempty"`
 }
+
+// StartRequestPhase Where the customer stands; with neither start_date nor day, the first day of the phase.
+type StartRequestPhase string
 
 // StartResponse defines model for StartResponse.
 type StartResponse struct {
@@ -1497,37 +1571,40 @@ type State struct {
 	Day         int            `json:"day"`
 
 	// DayLength nanoseconds
-	DayLength         int64             `json:"day_length"`
-	DesiredOutcomes   *[]DesiredOutcome `json:"desired_outcomes"`
-	EmailBlocked      *string           `json:"email_blocked,omitempty"`
-	Ended             *Ending           `json:"ended,omitempty"`
-	Escalations       int               `json:"escalations"`
-	EventsCounted     int               `json:"events_counted"`
-	Facts             Facts             `json:"facts"`
-	Failures          int               `json:"failures"`
-	Handoff           HandoffState      `json:"handoff"`
-	Journey           *string           `json:"journey,omitempty"`
-	MilestoneProgress Progress          `json:"milestone_progress"`
-	Milestones        *[]MilestoneView  `json:"milestones"`
-	NextTouchpoints   *[]Upcoming       `json:"next_touchpoints"`
-	OpenComplaints    *[]ComplaintRun   `json:"open_complaints"`
-	OpenTasks         int               `json:"open_tasks"`
-	OutcomeChoices    *[]OutcomeChoice  `json:"outcome_choices"`
-	OverdueTasks      int               `json:"overdue_tasks"`
-	PauseReason       *string           `json:"pause_reason,omitempty"`
-	Paused            bool              `json:"paused"`
-	Phase             StatePhase        `json:"phase"`
-	Playbook          string            `json:"playbook"`
-	ReachableContacts int               `json:"reachable_contacts"`
-	RenewalDate       time.Time         `json:"renewal_date"`
-	Revision          int               `json:"revision"`
-	Runs              int               `json:"runs"`
-	ScoreHistory      *[]ScorePoint     `json:"score_history"`
-	Scores            Scores            `json:"scores"`
-	Sending           int               `json:"sending"`
-	Started           time.Time         `json:"started"`
-	Tasks             *[]TaskView       `json:"tasks"`
-	Term              int               `json:"term"`
+	DayLength       int64             `json:"day_length"`
+	DesiredOutcomes *[]DesiredOutcome `json:"desired_outcomes"`
+	EmailBlocked    *string           `json:"email_blocked,omitempty"`
+	Ended           *Ending           `json:"ended,omitempty"`
+	Escalations     int               `json:"escalations"`
+	EventsCounted   int               `json:"events_counted"`
+	Facts           Facts             `json:"facts"`
+	Failures        int               `json:"failures"`
+	Handoff         HandoffState      `json:"handoff"`
+
+	// Imported Where an imported customer's journey began (a customer brought in mid-life).
+	Imported          *Import          `json:"imported,omitempty"`
+	Journey           *string          `json:"journey,omitempty"`
+	MilestoneProgress Progress         `json:"milestone_progress"`
+	Milestones        *[]MilestoneView `json:"milestones"`
+	NextTouchpoints   *[]Upcoming      `json:"next_touchpoints"`
+	OpenComplaints    *[]ComplaintRun  `json:"open_complaints"`
+	OpenTasks         int              `json:"open_tasks"`
+	OutcomeChoices    *[]OutcomeChoice `json:"outcome_choices"`
+	OverdueTasks      int              `json:"overdue_tasks"`
+	PauseReason       *string          `json:"pause_reason,omitempty"`
+	Paused            bool             `json:"paused"`
+	Phase             StatePhase       `json:"phase"`
+	Playbook          string           `json:"playbook"`
+	ReachableContacts int              `json:"reachable_contacts"`
+	RenewalDate       time.Time        `json:"renewal_date"`
+	Revision          int              `json:"revision"`
+	Runs              int              `json:"runs"`
+	ScoreHistory      *[]ScorePoint    `json:"score_history"`
+	Scores            Scores           `json:"scores"`
+	Sending           int              `json:"sending"`
+	Started           time.Time        `json:"started"`
+	Tasks             *[]TaskView      `json:"tasks"`
+	Term              int              `json:"term"`
 }
 
 // StatePhase defines model for State.Phase.
