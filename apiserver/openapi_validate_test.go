@@ -60,6 +60,30 @@ var undocumented = []string{"/dev/", "/ui"}
 // by. Documenting a route means removing it from this list.
 var notYetDocumented = []string{
 	"POST /v1/customers:batch",
+	"POST /v1/webhooks/subscriptions",
+	"GET /v1/webhooks/subscriptions",
+	"GET /v1/webhooks/subscriptions/{id}",
+	"DELETE /v1/webhooks/subscriptions/{id}",
+	"GET /v1/webhooks/subscriptions/{id}/deliveries",
+}
+
+// isNotYetDocumented reports whether a request is for one of
+// notYetDocumented ({param} matches any one path segment).
+func isNotYetDocumented(method, path string) bool {
+	got := strings.Split(path, "/")
+	return slices.ContainsFunc(notYetDocumented, func(route string) bool {
+		m, template, _ := strings.Cut(route, " ")
+		want := strings.Split(template, "/")
+		if m != method || len(want) != len(got) {
+			return false
+		}
+		for i, w := range want {
+			if w != got[i] && !strings.HasPrefix(w, "{") {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // openAPICheck wraps h; each difference from the document goes to report.
@@ -102,7 +126,7 @@ func checkExchange(router routers.Router, r *http.Request, body []byte, rec *htt
 				return ""
 			}
 		}
-		if slices.Contains(notYetDocumented, r.Method+" "+r.URL.Path) {
+		if isNotYetDocumented(r.Method, r.URL.Path) {
 			return ""
 		}
 		// The router's own answers to a path or method it has not.
