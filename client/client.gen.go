@@ -1479,29 +1479,44 @@ type SimulationStep struct {
 	Day        float32   `json:"day"`
 	JourneyDay float32   `json:"journey_day"`
 	Kind       string    `json:"kind"`
-	Role       *string   `json:"role,omitempty"`
-	Step       string    `json:"step"`
-	Subject    *string   `json:"subject,omitempty"`
-	Summary    string    `json:"summary"`
-	To         *string   `json:"to,omitempty"`
+
+	// Label the step in words people read, e.g. "Day 14 check-in"
+	Label string  `json:"label"`
+	Role  *string `json:"role,omitempty"`
+
+	// Step the step id (for machines)
+	Step    string  `json:"step"`
+	Subject *string `json:"subject,omitempty"`
+	Summary string  `json:"summary"`
+	To      *string `json:"to,omitempty"`
 }
 
 // SimulationStepAt defines model for SimulationStepAt.
 type SimulationStepAt struct {
-	Day     float32 `json:"day"`
-	Kind    string  `json:"kind"`
-	Role    string  `json:"role"`
+	Day  float32 `json:"day"`
+	Kind string  `json:"kind"`
+
+	// Label the step in words people read, e.g. "Day 14 check-in"
+	Label string `json:"label"`
+	Role  string `json:"role"`
+
+	// Step the step id (for machines)
 	Step    string  `json:"step"`
 	Subject *string `json:"subject,omitempty"`
 }
 
 // SimulationStepMoved defines model for SimulationStepMoved.
 type SimulationStepMoved struct {
-	By      float32 `json:"by"`
-	Day     float32 `json:"day"`
-	Kind    string  `json:"kind"`
-	OldDay  float32 `json:"old_day"`
-	Role    string  `json:"role"`
+	By   float32 `json:"by"`
+	Day  float32 `json:"day"`
+	Kind string  `json:"kind"`
+
+	// Label the step in words people read, e.g. "Day 14 check-in"
+	Label  string  `json:"label"`
+	OldDay float32 `json:"old_day"`
+	Role   string  `json:"role"`
+
+	// Step the step id (for machines)
 	Step    string  `json:"step"`
 	Subject *string `json:"subject,omitempty"`
 }
@@ -1664,13 +1679,16 @@ type TaskSnoozeRequest struct {
 
 // TaskView defines model for TaskView.
 type TaskView struct {
-	Cause        string         `json:"cause"`
-	Climbs       *int           `json:"climbs,omitempty"`
-	ClosedAt     *time.Time     `json:"closed_at,omitempty"`
-	ClosedBy     *string        `json:"closed_by,omitempty"`
-	Due          time.Time      `json:"due"`
-	Id           string         `json:"id"`
-	Kind         TaskViewKind   `json:"kind"`
+	Cause    string       `json:"cause"`
+	Climbs   *int         `json:"climbs,omitempty"`
+	ClosedAt *time.Time   `json:"closed_at,omitempty"`
+	ClosedBy *string      `json:"closed_by,omitempty"`
+	Due      time.Time    `json:"due"`
+	Id       string       `json:"id"`
+	Kind     TaskViewKind `json:"kind"`
+
+	// Label the words people read for that step, e.g. "Complaint c1: CSM task"
+	Label        string         `json:"label"`
 	Last         *string        `json:"last,omitempty"`
 	Note         *string        `json:"note,omitempty"`
 	OpenedAt     time.Time      `json:"opened_at"`
@@ -1680,9 +1698,11 @@ type TaskView struct {
 	SnoozedUntil *time.Time     `json:"snoozed_until,omitempty"`
 	Snoozes      *int           `json:"snoozes,omitempty"`
 	Status       TaskViewStatus `json:"status"`
-	Step         string         `json:"step"`
-	Subject      string         `json:"subject"`
-	Title        string         `json:"title"`
+
+	// Step the id of the step that opened the task (for machines)
+	Step    string `json:"step"`
+	Subject string `json:"subject"`
+	Title   string `json:"title"`
 }
 
 // TaskViewKind defines model for TaskView.Kind.
@@ -1717,7 +1737,12 @@ type Upcoming struct {
 	At   time.Time `json:"at"`
 	Day  int       `json:"day"`
 	Kind string    `json:"kind"`
-	Step string    `json:"step"`
+
+	// Label the step in words people read, e.g. "Day 14 check-in"
+	Label string `json:"label"`
+
+	// Step the step id (for machines)
+	Step string `json:"step"`
 }
 
 // ContactId defines model for contactId.
