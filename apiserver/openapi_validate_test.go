@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -99,11 +100,19 @@ func openAPICheck(t testing.TB, h http.Handler, report func(format string, args 
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, r)
+		checksInFlight.Add(1) // before the client can have its answer
+		defer checksInFlight.Done()
 		for k, v := range rec.Header() {
 			w.Header()[k] = v
 		}
+		// The whole answer reaches the client before the check runs, so
+		// that checking adds nothing to the latency the tests see.
+		w.Header().Set("Content-Length", strconv.Itoa(rec.Body.Len()))
 		w.WriteHeader(rec.Code)
 		_, _ = w.Write(rec.Body.Bytes())
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
 
 		if msg := checkExchange(router, r, body, rec); msg != "" {
 			report("%s", msg)
@@ -175,6 +184,10 @@ func clip(s string, n int) string {
 	return s[:n] + "..."
 }
 
+// checksInFlight counts the checks still running after their answer went
+// out; a test's end waits for them, so none is reported to the next test.
+var checksInFlight sync.WaitGroup
+
 // sharedCheck reports the shared environment's differences to the test
 // that is running (the API tests do not run in parallel).
 var sharedCheck struct {
@@ -192,6 +205,7 @@ func setCheckedTest(t testing.TB) {
 		sharedCheck.lost = nil
 	}
 	t.Cleanup(func() {
+		checksInFlight.Wait()
 		sharedCheck.mu.Lock()
 		defer sharedCheck.mu.Unlock()
 		if sharedCheck.t == t {
