@@ -15,6 +15,8 @@ import (
 	"github.com/seed-a80403e2/lifecycle/apiserver"
 	"github.com/seed-a80403e2/lifecycle/internal/insights"
 	"github.com/seed-a80403e2/lifecycle/internal/simulate"
+	"github.com/seed-a80403e2/lifecycle/internal/store"
+	"github.com/seed-a80403e2/lifecycle/internal/story"
 	"github.com/seed-a80403e2/lifecycle/playbooks"
 	"github.com/seed-a80403e2/lifecycle/workflows"
 )
@@ -118,6 +120,23 @@ var schemaTypes = map[string]reflect.Type{
 	"InsightsResult":      typeOf[activities.InsightsResult](),
 	"SuppressionResponse": typeOf[apiserver.SuppressionResponse](),
 	"LiftResponse":        typeOf[apiserver.LiftResponse](),
+
+	// Imports, webhooks out, HubSpot, the account's story.
+	"BatchRequest":        typeOf[apiserver.BatchRequest](),
+	"BatchCustomer":       typeOf[apiserver.BatchCustomer](),
+	"BatchResponse":       typeOf[apiserver.BatchResponse](),
+	"BatchResult":         typeOf[apiserver.BatchResult](),
+	"SubscriptionRequest": typeOf[apiserver.SubscriptionRequest](),
+	"Subscription":        typeOf[store.Subscription](),
+	"SubscriptionView":    typeOf[apiserver.SubscriptionView](),
+	"SubscriptionList":    typeOf[apiserver.SubscriptionList](),
+	"DeliveryLog":         typeOf[apiserver.DeliveryLog](),
+	"Delivery":            typeOf[store.Delivery](),
+	"Story":               typeOf[story.Story](),
+	"StorySentence":       typeOf[story.Sentence](),
+	"HubSpotEvent":        typeOf[apiserver.HubSpotEvent](),
+	"HubSpotResponse":     typeOf[apiserver.HubSpotResponse](),
+	"HubSpotResult":       typeOf[apiserver.HubSpotResult](),
 }
 
 // requestOnly are the schemas of bodies the API reads and never writes:
@@ -127,6 +146,7 @@ var requestOnly = []string{
 	"StartRequest", "DealWebhook", "ContactRequest", "EngagementEvent", "Complaint", "Outcome",
 	"PauseRequest", "ResumeRequest", "Reassignment", "ChampionChange", "TaskDoneRequest",
 	"TaskSnoozeRequest", "PublishRequest", "PlanPlaybookRequest", "SimulateRequest",
+	"BatchRequest", "BatchCustomer", "SubscriptionRequest", "HubSpotEvent",
 }
 
 // Types with a JSON form of their own.

@@ -52,6 +52,11 @@ type DeliveryLog struct {
 	Failed         int              `json:"failed"`
 }
 
+// SubscriptionList answers GET /v1/webhooks/subscriptions.
+type SubscriptionList struct {
+	Subscriptions []store.Subscription `json:"subscriptions"`
+}
+
 // WebhookEventTypes are the event types a subscription may name.
 var WebhookEventTypes = append(slices.Clone(activities.EventTypes), workflows.EventOffboarded)
 
@@ -152,7 +157,7 @@ func (s *Server) listSubscriptions(c *gin.Context) {
 		s.storeError(c, err, "webhook subscriptions", "")
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"subscriptions": subs})
+	c.JSON(http.StatusOK, SubscriptionList{Subscriptions: subs})
 }
 
 // subscription reads the path's subscription, answering 404 when unknown.

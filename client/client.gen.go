@@ -20,6 +20,72 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for BatchCustomerPhase.
+const (
+	BatchCustomerPhaseAdoption   BatchCustomerPhase = "adoption"
+	BatchCustomerPhaseHandoff    BatchCustomerPhase = "handoff"
+	BatchCustomerPhaseOnboarding BatchCustomerPhase = "onboarding"
+)
+
+// Valid indicates whether the value is a known member of the BatchCustomerPhase enum.
+func (e BatchCustomerPhase) Valid() bool {
+	switch e {
+	case BatchCustomerPhaseAdoption:
+		return true
+	case BatchCustomerPhaseHandoff:
+		return true
+	case BatchCustomerPhaseOnboarding:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BatchResultPhase.
+const (
+	BatchResultPhaseAdoption   BatchResultPhase = "adoption"
+	BatchResultPhaseHandoff    BatchResultPhase = "handoff"
+	BatchResultPhaseOnboarding BatchResultPhase = "onboarding"
+)
+
+// Valid indicates whether the value is a known member of the BatchResultPhase enum.
+func (e BatchResultPhase) Valid() bool {
+	switch e {
+	case BatchResultPhaseAdoption:
+		return true
+	case BatchResultPhaseHandoff:
+		return true
+	case BatchResultPhaseOnboarding:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BatchResultResult.
+const (
+	BatchResultResultFailed     BatchResultResult = "failed"
+	BatchResultResultStarted    BatchResultResult = "started"
+	BatchResultResultUnchanged  BatchResultResult = "unchanged"
+	BatchResultResultWouldStart BatchResultResult = "would_start"
+)
+
+// Valid indicates whether the value is a known member of the BatchResultResult enum.
+func (e BatchResultResult) Valid() bool {
+	switch e {
+	case BatchResultResultFailed:
+		return true
+	case BatchResultResultStarted:
+		return true
+	case BatchResultResultUnchanged:
+		return true
+	case BatchResultResultWouldStart:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ComplaintSeverity.
 const (
 	ComplaintSeverityCritical ComplaintSeverity = "critical"
@@ -185,6 +251,24 @@ func (e ContactViewRole) Valid() bool {
 	}
 }
 
+// Defines values for DeliveryStatus.
+const (
+	DeliveryStatusDelivered DeliveryStatus = "delivered"
+	DeliveryStatusFailed    DeliveryStatus = "failed"
+)
+
+// Valid indicates whether the value is a known member of the DeliveryStatus enum.
+func (e DeliveryStatus) Valid() bool {
+	switch e {
+	case DeliveryStatusDelivered:
+		return true
+	case DeliveryStatusFailed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EndingKind.
 const (
 	EndingKindChurned    EndingKind = "churned"
@@ -230,6 +314,36 @@ func (e HealthStatusStatus) Valid() bool {
 	case Ok:
 		return true
 	case Ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for HubSpotResultOutcome.
+const (
+	HubSpotResultOutcomeDuplicate HubSpotResultOutcome = "duplicate"
+	HubSpotResultOutcomeIgnored   HubSpotResultOutcome = "ignored"
+	HubSpotResultOutcomeJoined    HubSpotResultOutcome = "joined"
+	HubSpotResultOutcomeRefused   HubSpotResultOutcome = "refused"
+	HubSpotResultOutcomeRetry     HubSpotResultOutcome = "retry"
+	HubSpotResultOutcomeStarted   HubSpotResultOutcome = "started"
+)
+
+// Valid indicates whether the value is a known member of the HubSpotResultOutcome enum.
+func (e HubSpotResultOutcome) Valid() bool {
+	switch e {
+	case HubSpotResultOutcomeDuplicate:
+		return true
+	case HubSpotResultOutcomeIgnored:
+		return true
+	case HubSpotResultOutcomeJoined:
+		return true
+	case HubSpotResultOutcomeRefused:
+		return true
+	case HubSpotResultOutcomeRetry:
+		return true
+	case HubSpotResultOutcomeStarted:
 		return true
 	default:
 		return false
@@ -455,6 +569,72 @@ func (e StatePhase) Valid() bool {
 	case StatePhaseOnboarding:
 		return true
 	case StatePhasePaused:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for StorySentencePart.
+const (
+	StorySentencePartNext     StorySentencePart = "next"
+	StorySentencePartRecent   StorySentencePart = "recent"
+	StorySentencePartRisk     StorySentencePart = "risk"
+	StorySentencePartStanding StorySentencePart = "standing"
+)
+
+// Valid indicates whether the value is a known member of the StorySentencePart enum.
+func (e StorySentencePart) Valid() bool {
+	switch e {
+	case StorySentencePartNext:
+		return true
+	case StorySentencePartRecent:
+		return true
+	case StorySentencePartRisk:
+		return true
+	case StorySentencePartStanding:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SubscriptionRequestEvents.
+const (
+	SubscriptionRequestEventsAsterisk              SubscriptionRequestEvents = "*"
+	SubscriptionRequestEventsComplaintOpened       SubscriptionRequestEvents = "complaint.opened"
+	SubscriptionRequestEventsComplaintResolved     SubscriptionRequestEvents = "complaint.resolved"
+	SubscriptionRequestEventsCustomerChurned       SubscriptionRequestEvents = "customer.churned"
+	SubscriptionRequestEventsCustomerEscalated     SubscriptionRequestEvents = "customer.escalated"
+	SubscriptionRequestEventsCustomerHealthChanged SubscriptionRequestEvents = "customer.health_changed"
+	SubscriptionRequestEventsCustomerOffboarded    SubscriptionRequestEvents = "customer.offboarded"
+	SubscriptionRequestEventsCustomerRenewed       SubscriptionRequestEvents = "customer.renewed"
+	SubscriptionRequestEventsRenewalReminder       SubscriptionRequestEvents = "renewal.reminder"
+	SubscriptionRequestEventsTaskOpened            SubscriptionRequestEvents = "task.opened"
+)
+
+// Valid indicates whether the value is a known member of the SubscriptionRequestEvents enum.
+func (e SubscriptionRequestEvents) Valid() bool {
+	switch e {
+	case SubscriptionRequestEventsAsterisk:
+		return true
+	case SubscriptionRequestEventsComplaintOpened:
+		return true
+	case SubscriptionRequestEventsComplaintResolved:
+		return true
+	case SubscriptionRequestEventsCustomerChurned:
+		return true
+	case SubscriptionRequestEventsCustomerEscalated:
+		return true
+	case SubscriptionRequestEventsCustomerHealthChanged:
+		return true
+	case SubscriptionRequestEventsCustomerOffboarded:
+		return true
+	case SubscriptionRequestEventsCustomerRenewed:
+		return true
+	case SubscriptionRequestEventsRenewalReminder:
+		return true
+	case SubscriptionRequestEventsTaskOpened:
 		return true
 	default:
 		return false
@@ -716,6 +896,76 @@ func (e ListTasksParamsStatus) Valid() bool {
 	}
 }
 
+// BatchCustomer A POST /v1/customers body and the line of the caller's file it came from.
+type BatchCustomer struct {
+	Account struct {
+		Id          string             `json:"id"`
+		Name        string             `json:"name"`
+		Plan        *string            `json:"plan,omitempty"`
+		RenewalDate openapi_types.Date `json:"renewal_date"`
+	} `json:"account"`
+	Champion *Person    `json:"champion,omitempty"`
+	Contacts *[]Contact `json:"contacts,omitempty"`
+	Csm      Person     `json:"csm"`
+	Day      *int       `json:"day,omitempty"`
+	DealId   string     `json:"deal_id"`
+
+	// Line The line of the caller's file: quoted back, and on the timeline.
+	Line         *int                `json:"line,omitempty"`
+	ManagerEmail string              `json:"manager_email"`
+	Phase        *BatchCustomerPhase `json:"phase,omitempty"`
+	Playbook     *string             `json:"playbook,omitempty"`
+	PlaybookYaml *string             `json:"playbook_yaml,omitempty"`
+	SponsorEmail *string             `json:"sponsor_email,omitempty"`
+	StartDate    *openapi_types.Date `json:"start_date,omitempty"`
+}
+
+// BatchCustomerPhase defines model for BatchCustomer.Phase.
+type BatchCustomerPhase string
+
+// BatchRequest defines model for BatchRequest.
+type BatchRequest struct {
+	Customers *[]BatchCustomer `json:"customers"`
+
+	// DryRun Check every customer and answer what each would receive next; start nothing.
+	DryRun *bool `json:"dry_run,omitempty"`
+}
+
+// BatchResponse defines model for BatchResponse.
+type BatchResponse struct {
+	DryRun     *bool          `json:"dry_run,omitempty"`
+	Failed     int            `json:"failed"`
+	Results    *[]BatchResult `json:"results"`
+	Started    int            `json:"started"`
+	Unchanged  int            `json:"unchanged"`
+	WouldStart *int           `json:"would_start,omitempty"`
+}
+
+// BatchResult defines model for BatchResult.
+type BatchResult struct {
+	CustomerId string `json:"customer_id"`
+
+	// Day The journey day it starts at.
+	Day   int          `json:"day"`
+	Error *ErrorDetail `json:"error,omitempty"`
+	Index int          `json:"index"`
+	Line  *int         `json:"line,omitempty"`
+
+	// Next What it would receive next (dry run).
+	Next   *[]Upcoming       `json:"next,omitempty"`
+	Phase  *BatchResultPhase `json:"phase,omitempty"`
+	Result BatchResultResult `json:"result"`
+
+	// Status What POST /v1/customers answered (or would answer) for this customer.
+	Status int `json:"status"`
+}
+
+// BatchResultPhase defines model for BatchResult.Phase.
+type BatchResultPhase string
+
+// BatchResultResult defines model for BatchResult.Result.
+type BatchResultResult string
+
 // ChampionChange defines model for ChampionChange.
 type ChampionChange struct {
 	By       *string `json:"by,omitempty"`
@@ -881,6 +1131,31 @@ type DealWebhook struct {
 	Event string `json:"event"`
 }
 
+// Delivery defines model for Delivery.
+type Delivery struct {
+	At             time.Time      `json:"at"`
+	Attempt        int            `json:"attempt"`
+	CustomerId     string         `json:"customer_id"`
+	DurationMs     int64          `json:"duration_ms"`
+	Error          *string        `json:"error,omitempty"`
+	EventId        string         `json:"event_id"`
+	EventType      string         `json:"event_type"`
+	HttpStatus     *int           `json:"http_status,omitempty"`
+	Status         DeliveryStatus `json:"status"`
+	SubscriptionId string         `json:"subscription_id"`
+}
+
+// DeliveryStatus defines model for Delivery.Status.
+type DeliveryStatus string
+
+// DeliveryLog defines model for DeliveryLog.
+type DeliveryLog struct {
+	Delivered      int         `json:"delivered"`
+	Deliveries     *[]Delivery `json:"deliveries"`
+	Failed         int         `json:"failed"`
+	SubscriptionId string      `json:"subscription_id"`
+}
+
 // DesiredOutcome defines model for DesiredOutcome.
 type DesiredOutcome struct {
 	At     time.Time `json:"at"`
@@ -1028,6 +1303,39 @@ type HealthStatus struct {
 
 // HealthStatusStatus defines model for HealthStatus.Status.
 type HealthStatusStatus string
+
+// HubSpotEvent defines model for HubSpotEvent.
+type HubSpotEvent struct {
+	AppId            *int64  `json:"appId,omitempty"`
+	AttemptNumber    *int    `json:"attemptNumber,omitempty"`
+	ChangeSource     *string `json:"changeSource,omitempty"`
+	EventId          *int64  `json:"eventId,omitempty"`
+	ObjectId         *int64  `json:"objectId,omitempty"`
+	ObjectTypeId     *string `json:"objectTypeId,omitempty"`
+	OccurredAt       *int64  `json:"occurredAt,omitempty"`
+	PortalId         *int64  `json:"portalId,omitempty"`
+	PropertyName     *string `json:"propertyName,omitempty"`
+	PropertyValue    *string `json:"propertyValue,omitempty"`
+	SubscriptionId   *int64  `json:"subscriptionId,omitempty"`
+	SubscriptionType *string `json:"subscriptionType,omitempty"`
+}
+
+// HubSpotResponse defines model for HubSpotResponse.
+type HubSpotResponse struct {
+	Results *[]HubSpotResult `json:"results"`
+}
+
+// HubSpotResult defines model for HubSpotResult.
+type HubSpotResult struct {
+	CustomerId *string              `json:"customer_id,omitempty"`
+	DealId     *string              `json:"deal_id,omitempty"`
+	EventId    int64                `json:"event_id"`
+	Outcome    HubSpotResultOutcome `json:"outcome"`
+	Reason     *string              `json:"reason,omitempty"`
+}
+
+// HubSpotResultOutcome defines model for HubSpotResult.Outcome.
+type HubSpotResultOutcome string
 
 // Import Where an imported customer's journey began (a customer brought in mid-life).
 type Import struct {
@@ -1625,6 +1933,65 @@ type State struct {
 // StatePhase defines model for State.Phase.
 type StatePhase string
 
+// Story defines model for Story.
+type Story struct {
+	AsOf       time.Time        `json:"as_of"`
+	CustomerId string           `json:"customer_id"`
+	Sentences  *[]StorySentence `json:"sentences"`
+}
+
+// StorySentence defines model for StorySentence.
+type StorySentence struct {
+	At time.Time `json:"at"`
+
+	// Entry The timeline entry behind it: older.count plus its position in entries.
+	Entry int               `json:"entry"`
+	Part  StorySentencePart `json:"part"`
+	Step  string            `json:"step"`
+	Text  string            `json:"text"`
+}
+
+// StorySentencePart defines model for StorySentence.Part.
+type StorySentencePart string
+
+// Subscription defines model for Subscription.
+type Subscription struct {
+	CreatedAt   time.Time `json:"created_at"`
+	Description *string   `json:"description,omitempty"`
+	Events      *[]string `json:"events"`
+	Id          string    `json:"id"`
+	Url         string    `json:"url"`
+}
+
+// SubscriptionList defines model for SubscriptionList.
+type SubscriptionList struct {
+	Subscriptions *[]Subscription `json:"subscriptions"`
+}
+
+// SubscriptionRequest defines model for SubscriptionRequest.
+type SubscriptionRequest struct {
+	Description *string                      `json:"description,omitempty"`
+	Events      *[]SubscriptionRequestEvents `json:"events"`
+
+	// Url An http(s) URL without user or password.
+	Url string `json:"url"`
+}
+
+// SubscriptionRequestEvents defines model for SubscriptionRequest.Events.
+type SubscriptionRequestEvents string
+
+// SubscriptionView defines model for SubscriptionView.
+type SubscriptionView struct {
+	CreatedAt   time.Time `json:"created_at"`
+	Description *string   `json:"description,omitempty"`
+	Events      *[]string `json:"events"`
+	Id          string    `json:"id"`
+
+	// Secret whsec_ and the base64 key: answered this once.
+	Secret *string `json:"secret,omitempty"`
+	Url    string  `json:"url"`
+}
+
 // SuppressionResponse defines model for SuppressionResponse.
 type SuppressionResponse struct {
 	Email      string  `json:"email"`
@@ -1936,6 +2303,15 @@ type DealWebhookParams struct {
 	XLifecycleSignature string `json:"X-Lifecycle-Signature"`
 }
 
+// HubspotWebhookJSONBody defines parameters for HubspotWebhook.
+type HubspotWebhookJSONBody = []HubSpotEvent
+
+// HubspotWebhookParams defines parameters for HubspotWebhook.
+type HubspotWebhookParams struct {
+	XHubSpotSignatureV3      string `json:"X-HubSpot-Signature-v3"`
+	XHubSpotRequestTimestamp string `json:"X-HubSpot-Request-Timestamp"`
+}
+
 // SendgridWebhookJSONBody defines parameters for SendgridWebhook.
 type SendgridWebhookJSONBody = []SendGridEvent
 
@@ -1943,6 +2319,11 @@ type SendgridWebhookJSONBody = []SendGridEvent
 type SendgridWebhookParams struct {
 	XTwilioEmailEventWebhookSignature string `json:"X-Twilio-Email-Event-Webhook-Signature"`
 	XTwilioEmailEventWebhookTimestamp string `json:"X-Twilio-Email-Event-Webhook-Timestamp"`
+}
+
+// ListDeliveriesParams defines parameters for ListDeliveries.
+type ListDeliveriesParams struct {
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // StartCustomerJSONRequestBody defines body for StartCustomer for application/json ContentType.
@@ -1984,6 +2365,9 @@ type CompleteTaskJSONRequestBody = TaskDoneRequest
 // SnoozeTaskJSONRequestBody defines body for SnoozeTask for application/json ContentType.
 type SnoozeTaskJSONRequestBody = TaskSnoozeRequest
 
+// StartCustomersJSONRequestBody defines body for StartCustomers for application/json ContentType.
+type StartCustomersJSONRequestBody = BatchRequest
+
 // SetPlanPlaybookJSONRequestBody defines body for SetPlanPlaybook for application/json ContentType.
 type SetPlanPlaybookJSONRequestBody = PlanPlaybookRequest
 
@@ -1996,8 +2380,14 @@ type SimulatePlaybookJSONRequestBody = SimulateRequest
 // DealWebhookJSONRequestBody defines body for DealWebhook for application/json ContentType.
 type DealWebhookJSONRequestBody = DealWebhook
 
+// HubspotWebhookJSONRequestBody defines body for HubspotWebhook for application/json ContentType.
+type HubspotWebhookJSONRequestBody = HubspotWebhookJSONBody
+
 // SendgridWebhookJSONRequestBody defines body for SendgridWebhook for application/json ContentType.
 type SendgridWebhookJSONRequestBody = SendgridWebhookJSONBody
+
+// CreateSubscriptionJSONRequestBody defines body for CreateSubscription for application/json ContentType.
+type CreateSubscriptionJSONRequestBody = SubscriptionRequest
 
 // AsPlaybookProblems returns the union data inside the PlaybookRefused as a PlaybookProblems
 func (t PlaybookRefused) AsPlaybookProblems() (PlaybookProblems, error) {
@@ -2463,6 +2853,15 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/customers/{id}/resume (the `ResumeJourney` operationId).
 	ResumeJourney(ctx context.Context, id CustomerId, params *ResumeJourneyParams, body ResumeJourneyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetSummary The account's story in a few sentences, each citing the timeline entry behind it (role csm)
+	//
+	// Templates over the journey's state (as of now) and timeline; no sentence without an entry behind it.
+	// `entry` numbers the entry as GET /v1/customers/{id}/timeline does: `older.count` plus its position in
+	// `entries`. `part` is standing, recent (the last 30 days), risk or next.
+	//
+	// Corresponds with GET /v1/customers/{id}/summary (the `GetSummary` operationId).
+	GetSummary(ctx context.Context, id CustomerId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListCustomerTasks The journey's tasks, active and recently closed (role csm)
 	//
 	// From the journey itself: open and snoozed tasks first, the earliest due first, then the
@@ -2515,6 +2914,36 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/customers/{id}/timeline (the `GetTimeline` operationId).
 	GetTimeline(ctx context.Context, id CustomerId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StartCustomersWithBody Start up to 1,000 customers in one call, each where it stands (role sales)
+	//
+	// Each customer is started as POST /v1/customers would start it, several at a time, and answered in its
+	// own result: a refusal fails its row only. `start_date`, `day` or `phase` begin a journey mid-playbook
+	// without sending what came before. A customer whose journey already runs is `unchanged`, so the same
+	// batch twice starts nothing the second time; two rows for one account: the second fails. With
+	// `dry_run` nothing starts and each result lists what the customer would receive next. Once Temporal or
+	// the store stops answering (or the batch has run for 40 s) the rows not yet tried fail `not_tried`
+	// (503), safe to send again. The body may be up to 16 MiB.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/customers:batch (the `StartCustomers` operationId).
+	StartCustomersWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StartCustomers Start up to 1,000 customers in one call, each where it stands (role sales)
+	//
+	// Each customer is started as POST /v1/customers would start it, several at a time, and answered in its
+	// own result: a refusal fails its row only. `start_date`, `day` or `phase` begin a journey mid-playbook
+	// without sending what came before. A customer whose journey already runs is `unchanged`, so the same
+	// batch twice starts nothing the second time; two rows for one account: the second fails. With
+	// `dry_run` nothing starts and each result lists what the customer would receive next. Once Temporal or
+	// the store stops answering (or the batch has run for 40 s) the rows not yet tried fail `not_tried`
+	// (503), safe to send again. The body may be up to 16 MiB.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/customers:batch (the `StartCustomers` operationId).
+	StartCustomers(ctx context.Context, body StartCustomersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetInsights What green accounts do differently, from the latest insights run (role csm)
 	//
@@ -2661,6 +3090,38 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/webhooks/deals (the `DealWebhook` operationId).
 	DealWebhook(ctx context.Context, params *DealWebhookParams, body DealWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// HubspotWebhookWithBody HubSpot webhook deliveries, v3-signed; a deal moved to a closed-won stage starts its company's journey
+	//
+	// `X-HubSpot-Signature-v3`: base64 HMAC-SHA256, with HUBSPOT_CLIENT_SECRET, of method + URL + raw body +
+	// timestamp, the URL being LIFECYCLE_PUBLIC_URL's scheme and host with the request's path and query, with
+	// %3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B decoded. `X-HubSpot-Request-Timestamp`: milliseconds
+	// since the epoch, within 5 minutes of now. Body: HubSpot's array of events (at most 100). An event
+	// `deal.propertyChange` (or `object.propertyChange` with objectTypeId 0-3) of `dealstage` to a stage in
+	// HUBSPOT_CLOSED_WON_STAGES reads the deal, its company, contacts and owner from HubSpot's CRM API and
+	// starts the journey with the rules of POST /v1/customers; a deal starts one journey, ever. 503 `retry`
+	// when HubSpot's API, Temporal or the store failed or was slow: HubSpot sends the delivery again.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/webhooks/hubspot (the `HubspotWebhook` operationId).
+	HubspotWebhookWithBody(ctx context.Context, params *HubspotWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HubspotWebhook HubSpot webhook deliveries, v3-signed; a deal moved to a closed-won stage starts its company's journey
+	//
+	// `X-HubSpot-Signature-v3`: base64 HMAC-SHA256, with HUBSPOT_CLIENT_SECRET, of method + URL + raw body +
+	// timestamp, the URL being LIFECYCLE_PUBLIC_URL's scheme and host with the request's path and query, with
+	// %3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B decoded. `X-HubSpot-Request-Timestamp`: milliseconds
+	// since the epoch, within 5 minutes of now. Body: HubSpot's array of events (at most 100). An event
+	// `deal.propertyChange` (or `object.propertyChange` with objectTypeId 0-3) of `dealstage` to a stage in
+	// HUBSPOT_CLOSED_WON_STAGES reads the deal, its company, contacts and owner from HubSpot's CRM API and
+	// starts the journey with the rules of POST /v1/customers; a deal starts one journey, ever. 503 `retry`
+	// when HubSpot's API, Temporal or the store failed or was slow: HubSpot sends the delivery again.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/webhooks/hubspot (the `HubspotWebhook` operationId).
+	HubspotWebhook(ctx context.Context, params *HubspotWebhookParams, body HubspotWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// SendgridWebhookWithBody SendGrid event webhook, ECDSA-signed
 	//
 	// Verified with SENDGRID_WEBHOOK_PUBLIC_KEY over `<X-Twilio-Email-Event-Webhook-Timestamp><raw body>`
@@ -2696,6 +3157,50 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/webhooks/sendgrid (the `SendgridWebhook` operationId).
 	SendgridWebhook(ctx context.Context, params *SendgridWebhookParams, body SendgridWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSubscriptions Every subscription, oldest first, without its secret (role admin)
+	//
+	// Corresponds with GET /v1/webhooks/subscriptions (the `ListSubscriptions` operationId).
+	ListSubscriptions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateSubscriptionWithBody Subscribe a URL to journey events, delivered signed as Standard Webhooks (role admin)
+	//
+	// The answer carries the subscription's `whsec_` secret, this once. Each event is posted as JSON with the
+	// headers `webhook-id` (the event id, the same on every retry), `webhook-timestamp` (Unix seconds) and
+	// `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`; a 2xx answer takes it, anything
+	// else is retried with backoff until the journey's delivery deadline. At most 50 subscriptions (409).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/webhooks/subscriptions (the `CreateSubscription` operationId).
+	CreateSubscriptionWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateSubscription Subscribe a URL to journey events, delivered signed as Standard Webhooks (role admin)
+	//
+	// The answer carries the subscription's `whsec_` secret, this once. Each event is posted as JSON with the
+	// headers `webhook-id` (the event id, the same on every retry), `webhook-timestamp` (Unix seconds) and
+	// `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`; a 2xx answer takes it, anything
+	// else is retried with backoff until the journey's delivery deadline. At most 50 subscriptions (409).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/webhooks/subscriptions (the `CreateSubscription` operationId).
+	CreateSubscription(ctx context.Context, body CreateSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteSubscription Stop a subscription; its delivery log goes with it (role admin)
+	//
+	// Corresponds with DELETE /v1/webhooks/subscriptions/{id} (the `DeleteSubscription` operationId).
+	DeleteSubscription(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSubscription One subscription, without its secret (role admin)
+	//
+	// Corresponds with GET /v1/webhooks/subscriptions/{id} (the `GetSubscription` operationId).
+	GetSubscription(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListDeliveries A subscription's latest delivery attempts, newest first, with each failure (role admin)
+	//
+	// Corresponds with GET /v1/webhooks/subscriptions/{id}/deliveries (the `ListDeliveries` operationId).
+	ListDeliveries(ctx context.Context, id string, params *ListDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetEmailAction An email action's confirmation page (never acts; mail scanners prefetch links)
@@ -3274,6 +3779,25 @@ func (c *Client) ResumeJourney(ctx context.Context, id CustomerId, params *Resum
 	return c.Client.Do(req)
 }
 
+// GetSummary The account's story in a few sentences, each citing the timeline entry behind it (role csm)
+//
+// Templates over the journey's state (as of now) and timeline; no sentence without an entry behind it.
+// `entry` numbers the entry as GET /v1/customers/{id}/timeline does: `older.count` plus its position in
+// `entries`. `part` is standing, recent (the last 30 days), risk or next.
+//
+// Corresponds with GET /v1/customers/{id}/summary (the `GetSummary` operationId).
+func (c *Client) GetSummary(ctx context.Context, id CustomerId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSummaryRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListCustomerTasks The journey's tasks, active and recently closed (role csm)
 //
 // From the journey itself: open and snoozed tasks first, the earliest due first, then the
@@ -3377,6 +3901,56 @@ func (c *Client) SnoozeTask(ctx context.Context, id CustomerId, task TaskId, par
 // Corresponds with GET /v1/customers/{id}/timeline (the `GetTimeline` operationId).
 func (c *Client) GetTimeline(ctx context.Context, id CustomerId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetTimelineRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StartCustomersWithBody Start up to 1,000 customers in one call, each where it stands (role sales)
+//
+// Each customer is started as POST /v1/customers would start it, several at a time, and answered in its
+// own result: a refusal fails its row only. `start_date`, `day` or `phase` begin a journey mid-playbook
+// without sending what came before. A customer whose journey already runs is `unchanged`, so the same
+// batch twice starts nothing the second time; two rows for one account: the second fails. With
+// `dry_run` nothing starts and each result lists what the customer would receive next. Once Temporal or
+// the store stops answering (or the batch has run for 40 s) the rows not yet tried fail `not_tried`
+// (503), safe to send again. The body may be up to 16 MiB.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/customers:batch (the `StartCustomers` operationId).
+func (c *Client) StartCustomersWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartCustomersRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StartCustomers Start up to 1,000 customers in one call, each where it stands (role sales)
+//
+// Each customer is started as POST /v1/customers would start it, several at a time, and answered in its
+// own result: a refusal fails its row only. `start_date`, `day` or `phase` begin a journey mid-playbook
+// without sending what came before. A customer whose journey already runs is `unchanged`, so the same
+// batch twice starts nothing the second time; two rows for one account: the second fails. With
+// `dry_run` nothing starts and each result lists what the customer would receive next. Once Temporal or
+// the store stops answering (or the batch has run for 40 s) the rows not yet tried fail `not_tried`
+// (503), safe to send again. The body may be up to 16 MiB.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/customers:batch (the `StartCustomers` operationId).
+func (c *Client) StartCustomers(ctx context.Context, body StartCustomersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartCustomersRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3692,6 +4266,58 @@ func (c *Client) DealWebhook(ctx context.Context, params *DealWebhookParams, bod
 	return c.Client.Do(req)
 }
 
+// HubspotWebhookWithBody HubSpot webhook deliveries, v3-signed; a deal moved to a closed-won stage starts its company's journey
+//
+// `X-HubSpot-Signature-v3`: base64 HMAC-SHA256, with HUBSPOT_CLIENT_SECRET, of method + URL + raw body +
+// timestamp, the URL being LIFECYCLE_PUBLIC_URL's scheme and host with the request's path and query, with
+// %3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B decoded. `X-HubSpot-Request-Timestamp`: milliseconds
+// since the epoch, within 5 minutes of now. Body: HubSpot's array of events (at most 100). An event
+// `deal.propertyChange` (or `object.propertyChange` with objectTypeId 0-3) of `dealstage` to a stage in
+// HUBSPOT_CLOSED_WON_STAGES reads the deal, its company, contacts and owner from HubSpot's CRM API and
+// starts the journey with the rules of POST /v1/customers; a deal starts one journey, ever. 503 `retry`
+// when HubSpot's API, Temporal or the store failed or was slow: HubSpot sends the delivery again.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/webhooks/hubspot (the `HubspotWebhook` operationId).
+func (c *Client) HubspotWebhookWithBody(ctx context.Context, params *HubspotWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHubspotWebhookRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HubspotWebhook HubSpot webhook deliveries, v3-signed; a deal moved to a closed-won stage starts its company's journey
+//
+// `X-HubSpot-Signature-v3`: base64 HMAC-SHA256, with HUBSPOT_CLIENT_SECRET, of method + URL + raw body +
+// timestamp, the URL being LIFECYCLE_PUBLIC_URL's scheme and host with the request's path and query, with
+// %3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B decoded. `X-HubSpot-Request-Timestamp`: milliseconds
+// since the epoch, within 5 minutes of now. Body: HubSpot's array of events (at most 100). An event
+// `deal.propertyChange` (or `object.propertyChange` with objectTypeId 0-3) of `dealstage` to a stage in
+// HUBSPOT_CLOSED_WON_STAGES reads the deal, its company, contacts and owner from HubSpot's CRM API and
+// starts the journey with the rules of POST /v1/customers; a deal starts one journey, ever. 503 `retry`
+// when HubSpot's API, Temporal or the store failed or was slow: HubSpot sends the delivery again.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/webhooks/hubspot (the `HubspotWebhook` operationId).
+func (c *Client) HubspotWebhook(ctx context.Context, params *HubspotWebhookParams, body HubspotWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHubspotWebhookRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // SendgridWebhookWithBody SendGrid event webhook, ECDSA-signed
 //
 // Verified with SENDGRID_WEBHOOK_PUBLIC_KEY over `<X-Twilio-Email-Event-Webhook-Timestamp><raw body>`
@@ -3738,6 +4364,110 @@ func (c *Client) SendgridWebhookWithBody(ctx context.Context, params *SendgridWe
 // Corresponds with POST /v1/webhooks/sendgrid (the `SendgridWebhook` operationId).
 func (c *Client) SendgridWebhook(ctx context.Context, params *SendgridWebhookParams, body SendgridWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSendgridWebhookRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSubscriptions Every subscription, oldest first, without its secret (role admin)
+//
+// Corresponds with GET /v1/webhooks/subscriptions (the `ListSubscriptions` operationId).
+func (c *Client) ListSubscriptions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSubscriptionsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateSubscriptionWithBody Subscribe a URL to journey events, delivered signed as Standard Webhooks (role admin)
+//
+// The answer carries the subscription's `whsec_` secret, this once. Each event is posted as JSON with the
+// headers `webhook-id` (the event id, the same on every retry), `webhook-timestamp` (Unix seconds) and
+// `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`; a 2xx answer takes it, anything
+// else is retried with backoff until the journey's delivery deadline. At most 50 subscriptions (409).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/webhooks/subscriptions (the `CreateSubscription` operationId).
+func (c *Client) CreateSubscriptionWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateSubscriptionRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateSubscription Subscribe a URL to journey events, delivered signed as Standard Webhooks (role admin)
+//
+// The answer carries the subscription's `whsec_` secret, this once. Each event is posted as JSON with the
+// headers `webhook-id` (the event id, the same on every retry), `webhook-timestamp` (Unix seconds) and
+// `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`; a 2xx answer takes it, anything
+// else is retried with backoff until the journey's delivery deadline. At most 50 subscriptions (409).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/webhooks/subscriptions (the `CreateSubscription` operationId).
+func (c *Client) CreateSubscription(ctx context.Context, body CreateSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateSubscriptionRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteSubscription Stop a subscription; its delivery log goes with it (role admin)
+//
+// Corresponds with DELETE /v1/webhooks/subscriptions/{id} (the `DeleteSubscription` operationId).
+func (c *Client) DeleteSubscription(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteSubscriptionRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSubscription One subscription, without its secret (role admin)
+//
+// Corresponds with GET /v1/webhooks/subscriptions/{id} (the `GetSubscription` operationId).
+func (c *Client) GetSubscription(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSubscriptionRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListDeliveries A subscription's latest delivery attempts, newest first, with each failure (role admin)
+//
+// Corresponds with GET /v1/webhooks/subscriptions/{id}/deliveries (the `ListDeliveries` operationId).
+func (c *Client) ListDeliveries(ctx context.Context, id string, params *ListDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDeliveriesRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4826,6 +5556,40 @@ func NewResumeJourneyRequestWithBody(server string, id CustomerId, params *Resum
 	return req, nil
 }
 
+// NewGetSummaryRequest constructs an http.Request for the GetSummary method
+func NewGetSummaryRequest(server string, id CustomerId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/customers/%s/summary", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListCustomerTasksRequest constructs an http.Request for the ListCustomerTasks method
 func NewListCustomerTasksRequest(server string, id CustomerId) (*http.Request, error) {
 	var err error
@@ -5028,6 +5792,46 @@ func NewGetTimelineRequest(server string, id CustomerId) (*http.Request, error) 
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewStartCustomersRequest calls the generic StartCustomers builder with application/json body
+func NewStartCustomersRequest(server string, body StartCustomersJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewStartCustomersRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewStartCustomersRequestWithBody constructs an http.Request for the StartCustomers method, with any body, and a specified content type
+func NewStartCustomersRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/customers:batch")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -5639,6 +6443,68 @@ func NewDealWebhookRequestWithBody(server string, params *DealWebhookParams, con
 	return req, nil
 }
 
+// NewHubspotWebhookRequest calls the generic HubspotWebhook builder with application/json body
+func NewHubspotWebhookRequest(server string, params *HubspotWebhookParams, body HubspotWebhookJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewHubspotWebhookRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewHubspotWebhookRequestWithBody constructs an http.Request for the HubspotWebhook method, with any body, and a specified content type
+func NewHubspotWebhookRequestWithBody(server string, params *HubspotWebhookParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/hubspot")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-HubSpot-Signature-v3", params.XHubSpotSignatureV3, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("X-HubSpot-Signature-v3", headerParam0)
+
+		var headerParam1 string
+
+		headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-HubSpot-Request-Timestamp", params.XHubSpotRequestTimestamp, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("X-HubSpot-Request-Timestamp", headerParam1)
+
+	}
+
+	return req, nil
+}
+
 // NewSendgridWebhookRequest calls the generic SendgridWebhook builder with application/json body
 func NewSendgridWebhookRequest(server string, params *SendgridWebhookParams, body SendgridWebhookJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -5696,6 +6562,202 @@ func NewSendgridWebhookRequestWithBody(server string, params *SendgridWebhookPar
 
 		req.Header.Set("X-Twilio-Email-Event-Webhook-Timestamp", headerParam1)
 
+	}
+
+	return req, nil
+}
+
+// NewListSubscriptionsRequest constructs an http.Request for the ListSubscriptions method
+func NewListSubscriptionsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/subscriptions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateSubscriptionRequest calls the generic CreateSubscription builder with application/json body
+func NewCreateSubscriptionRequest(server string, body CreateSubscriptionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateSubscriptionRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateSubscriptionRequestWithBody constructs an http.Request for the CreateSubscription method, with any body, and a specified content type
+func NewCreateSubscriptionRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/subscriptions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteSubscriptionRequest constructs an http.Request for the DeleteSubscription method
+func NewDeleteSubscriptionRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/subscriptions/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetSubscriptionRequest constructs an http.Request for the GetSubscription method
+func NewGetSubscriptionRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/subscriptions/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListDeliveriesRequest constructs an http.Request for the ListDeliveries method
+func NewListDeliveriesRequest(server string, id string, params *ListDeliveriesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/subscriptions/%s/deliveries", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -6029,6 +7091,17 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/customers/{id}/resume (the `ResumeJourney` operationId).
 	ResumeJourneyWithResponse(ctx context.Context, id CustomerId, params *ResumeJourneyParams, body ResumeJourneyJSONRequestBody, reqEditors ...RequestEditorFn) (*ResumeJourneyResponse, error)
 
+	// GetSummaryWithResponse The account's story in a few sentences, each citing the timeline entry behind it (role csm)
+	//
+	// Templates over the journey's state (as of now) and timeline; no sentence without an entry behind it.
+	// `entry` numbers the entry as GET /v1/customers/{id}/timeline does: `older.count` plus its position in
+	// `entries`. `part` is standing, recent (the last 30 days), risk or next.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/customers/{id}/summary (the `GetSummary` operationId).
+	GetSummaryWithResponse(ctx context.Context, id CustomerId, reqEditors ...RequestEditorFn) (*GetSummaryResponse, error)
+
 	// ListCustomerTasksWithResponse The journey's tasks, active and recently closed (role csm)
 	//
 	// From the journey itself: open and snoozed tasks first, the earliest due first, then the
@@ -6085,6 +7158,36 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/customers/{id}/timeline (the `GetTimeline` operationId).
 	GetTimelineWithResponse(ctx context.Context, id CustomerId, reqEditors ...RequestEditorFn) (*GetTimelineResponse, error)
+
+	// StartCustomersWithBodyWithResponse Start up to 1,000 customers in one call, each where it stands (role sales)
+	//
+	// Each customer is started as POST /v1/customers would start it, several at a time, and answered in its
+	// own result: a refusal fails its row only. `start_date`, `day` or `phase` begin a journey mid-playbook
+	// without sending what came before. A customer whose journey already runs is `unchanged`, so the same
+	// batch twice starts nothing the second time; two rows for one account: the second fails. With
+	// `dry_run` nothing starts and each result lists what the customer would receive next. Once Temporal or
+	// the store stops answering (or the batch has run for 40 s) the rows not yet tried fail `not_tried`
+	// (503), safe to send again. The body may be up to 16 MiB.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/customers:batch (the `StartCustomers` operationId).
+	StartCustomersWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartCustomersResponse, error)
+
+	// StartCustomersWithResponse Start up to 1,000 customers in one call, each where it stands (role sales)
+	//
+	// Each customer is started as POST /v1/customers would start it, several at a time, and answered in its
+	// own result: a refusal fails its row only. `start_date`, `day` or `phase` begin a journey mid-playbook
+	// without sending what came before. A customer whose journey already runs is `unchanged`, so the same
+	// batch twice starts nothing the second time; two rows for one account: the second fails. With
+	// `dry_run` nothing starts and each result lists what the customer would receive next. Once Temporal or
+	// the store stops answering (or the batch has run for 40 s) the rows not yet tried fail `not_tried`
+	// (503), safe to send again. The body may be up to 16 MiB.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/customers:batch (the `StartCustomers` operationId).
+	StartCustomersWithResponse(ctx context.Context, body StartCustomersJSONRequestBody, reqEditors ...RequestEditorFn) (*StartCustomersResponse, error)
 
 	// GetInsightsWithResponse What green accounts do differently, from the latest insights run (role csm)
 	//
@@ -6247,6 +7350,38 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/webhooks/deals (the `DealWebhook` operationId).
 	DealWebhookWithResponse(ctx context.Context, params *DealWebhookParams, body DealWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*DealWebhookResponse, error)
 
+	// HubspotWebhookWithBodyWithResponse HubSpot webhook deliveries, v3-signed; a deal moved to a closed-won stage starts its company's journey
+	//
+	// `X-HubSpot-Signature-v3`: base64 HMAC-SHA256, with HUBSPOT_CLIENT_SECRET, of method + URL + raw body +
+	// timestamp, the URL being LIFECYCLE_PUBLIC_URL's scheme and host with the request's path and query, with
+	// %3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B decoded. `X-HubSpot-Request-Timestamp`: milliseconds
+	// since the epoch, within 5 minutes of now. Body: HubSpot's array of events (at most 100). An event
+	// `deal.propertyChange` (or `object.propertyChange` with objectTypeId 0-3) of `dealstage` to a stage in
+	// HUBSPOT_CLOSED_WON_STAGES reads the deal, its company, contacts and owner from HubSpot's CRM API and
+	// starts the journey with the rules of POST /v1/customers; a deal starts one journey, ever. 503 `retry`
+	// when HubSpot's API, Temporal or the store failed or was slow: HubSpot sends the delivery again.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhooks/hubspot (the `HubspotWebhook` operationId).
+	HubspotWebhookWithBodyWithResponse(ctx context.Context, params *HubspotWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HubspotWebhookResponse, error)
+
+	// HubspotWebhookWithResponse HubSpot webhook deliveries, v3-signed; a deal moved to a closed-won stage starts its company's journey
+	//
+	// `X-HubSpot-Signature-v3`: base64 HMAC-SHA256, with HUBSPOT_CLIENT_SECRET, of method + URL + raw body +
+	// timestamp, the URL being LIFECYCLE_PUBLIC_URL's scheme and host with the request's path and query, with
+	// %3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B decoded. `X-HubSpot-Request-Timestamp`: milliseconds
+	// since the epoch, within 5 minutes of now. Body: HubSpot's array of events (at most 100). An event
+	// `deal.propertyChange` (or `object.propertyChange` with objectTypeId 0-3) of `dealstage` to a stage in
+	// HUBSPOT_CLOSED_WON_STAGES reads the deal, its company, contacts and owner from HubSpot's CRM API and
+	// starts the journey with the rules of POST /v1/customers; a deal starts one journey, ever. 503 `retry`
+	// when HubSpot's API, Temporal or the store failed or was slow: HubSpot sends the delivery again.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhooks/hubspot (the `HubspotWebhook` operationId).
+	HubspotWebhookWithResponse(ctx context.Context, params *HubspotWebhookParams, body HubspotWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*HubspotWebhookResponse, error)
+
 	// SendgridWebhookWithBodyWithResponse SendGrid event webhook, ECDSA-signed
 	//
 	// Verified with SENDGRID_WEBHOOK_PUBLIC_KEY over `<X-Twilio-Email-Event-Webhook-Timestamp><raw body>`
@@ -6282,6 +7417,58 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/webhooks/sendgrid (the `SendgridWebhook` operationId).
 	SendgridWebhookWithResponse(ctx context.Context, params *SendgridWebhookParams, body SendgridWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*SendgridWebhookResponse, error)
+
+	// ListSubscriptionsWithResponse Every subscription, oldest first, without its secret (role admin)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhooks/subscriptions (the `ListSubscriptions` operationId).
+	ListSubscriptionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListSubscriptionsResponse, error)
+
+	// CreateSubscriptionWithBodyWithResponse Subscribe a URL to journey events, delivered signed as Standard Webhooks (role admin)
+	//
+	// The answer carries the subscription's `whsec_` secret, this once. Each event is posted as JSON with the
+	// headers `webhook-id` (the event id, the same on every retry), `webhook-timestamp` (Unix seconds) and
+	// `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`; a 2xx answer takes it, anything
+	// else is retried with backoff until the journey's delivery deadline. At most 50 subscriptions (409).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhooks/subscriptions (the `CreateSubscription` operationId).
+	CreateSubscriptionWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSubscriptionResponse, error)
+
+	// CreateSubscriptionWithResponse Subscribe a URL to journey events, delivered signed as Standard Webhooks (role admin)
+	//
+	// The answer carries the subscription's `whsec_` secret, this once. Each event is posted as JSON with the
+	// headers `webhook-id` (the event id, the same on every retry), `webhook-timestamp` (Unix seconds) and
+	// `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`; a 2xx answer takes it, anything
+	// else is retried with backoff until the journey's delivery deadline. At most 50 subscriptions (409).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhooks/subscriptions (the `CreateSubscription` operationId).
+	CreateSubscriptionWithResponse(ctx context.Context, body CreateSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSubscriptionResponse, error)
+
+	// DeleteSubscriptionWithResponse Stop a subscription; its delivery log goes with it (role admin)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/webhooks/subscriptions/{id} (the `DeleteSubscription` operationId).
+	DeleteSubscriptionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeleteSubscriptionResponse, error)
+
+	// GetSubscriptionWithResponse One subscription, without its secret (role admin)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhooks/subscriptions/{id} (the `GetSubscription` operationId).
+	GetSubscriptionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetSubscriptionResponse, error)
+
+	// ListDeliveriesWithResponse A subscription's latest delivery attempts, newest first, with each failure (role admin)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhooks/subscriptions/{id}/deliveries (the `ListDeliveries` operationId).
+	ListDeliveriesWithResponse(ctx context.Context, id string, params *ListDeliveriesParams, reqEditors ...RequestEditorFn) (*ListDeliveriesResponse, error)
 }
 
 type GetEmailActionResponse struct {
@@ -7832,6 +9019,75 @@ func (r ResumeJourneyResponse) ContentType() string {
 	return ""
 }
 
+type GetSummaryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Story
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSummaryResponse) GetJSON200() *Story {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetSummaryResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetSummaryResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetSummaryResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetSummaryResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSummaryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSummaryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSummaryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSummaryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListCustomerTasksResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8158,6 +9414,82 @@ func (r GetTimelineResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetTimelineResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type StartCustomersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BatchResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Unprocessable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r StartCustomersResponse) GetJSON200() *BatchResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r StartCustomersResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r StartCustomersResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r StartCustomersResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r StartCustomersResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r StartCustomersResponse) GetJSON422() *Unprocessable {
+	return r.JSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r StartCustomersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StartCustomersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StartCustomersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StartCustomersResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -9111,6 +10443,82 @@ func (r DealWebhookResponse) ContentType() string {
 	return ""
 }
 
+type HubspotWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *HubSpotResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HubspotWebhookResponse) GetJSON200() *HubSpotResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HubspotWebhookResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HubspotWebhookResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r HubspotWebhookResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r HubspotWebhookResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r HubspotWebhookResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r HubspotWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HubspotWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HubspotWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HubspotWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type SendgridWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9181,6 +10589,393 @@ func (r SendgridWebhookResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SendgridWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListSubscriptionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SubscriptionList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON200() *SubscriptionList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSubscriptionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSubscriptionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSubscriptionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSubscriptionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateSubscriptionResponse201Headers the declared response headers of an HTTP 201 response for CreateSubscription
+type CreateSubscriptionResponse201Headers struct {
+	Location *string
+}
+
+type CreateSubscriptionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *SubscriptionView
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Unprocessable
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateSubscriptionResponse201Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateSubscriptionResponse) GetJSON201() *SubscriptionView {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateSubscriptionResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateSubscriptionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateSubscriptionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateSubscriptionResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateSubscriptionResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateSubscriptionResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateSubscriptionResponse) GetJSON422() *Unprocessable {
+	return r.JSON422
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateSubscriptionResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateSubscriptionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateSubscriptionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateSubscriptionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateSubscriptionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteSubscriptionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Subscription
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteSubscriptionResponse) GetJSON200() *Subscription {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteSubscriptionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteSubscriptionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteSubscriptionResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteSubscriptionResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteSubscriptionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteSubscriptionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteSubscriptionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteSubscriptionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetSubscriptionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Subscription
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSubscriptionResponse) GetJSON200() *Subscription {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetSubscriptionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetSubscriptionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetSubscriptionResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetSubscriptionResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSubscriptionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSubscriptionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSubscriptionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSubscriptionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListDeliveriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeliveryLog
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Unprocessable
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDeliveriesResponse) GetJSON200() *DeliveryLog {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListDeliveriesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListDeliveriesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListDeliveriesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListDeliveriesResponse) GetJSON422() *Unprocessable {
+	return r.JSON422
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListDeliveriesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDeliveriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDeliveriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDeliveriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDeliveriesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -9657,6 +11452,23 @@ func (c *ClientWithResponses) ResumeJourneyWithResponse(ctx context.Context, id 
 	return ParseResumeJourneyResponse(rsp)
 }
 
+// GetSummaryWithResponse The account's story in a few sentences, each citing the timeline entry behind it (role csm)
+//
+// Templates over the journey's state (as of now) and timeline; no sentence without an entry behind it.
+// `entry` numbers the entry as GET /v1/customers/{id}/timeline does: `older.count` plus its position in
+// `entries`. `part` is standing, recent (the last 30 days), risk or next.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/customers/{id}/summary (the `GetSummary` operationId).
+func (c *ClientWithResponses) GetSummaryWithResponse(ctx context.Context, id CustomerId, reqEditors ...RequestEditorFn) (*GetSummaryResponse, error) {
+	rsp, err := c.GetSummary(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSummaryResponse(rsp)
+}
+
 // ListCustomerTasksWithResponse The journey's tasks, active and recently closed (role csm)
 //
 // From the journey itself: open and snoozed tasks first, the earliest due first, then the
@@ -9748,6 +11560,48 @@ func (c *ClientWithResponses) GetTimelineWithResponse(ctx context.Context, id Cu
 		return nil, err
 	}
 	return ParseGetTimelineResponse(rsp)
+}
+
+// StartCustomersWithBodyWithResponse Start up to 1,000 customers in one call, each where it stands (role sales)
+//
+// Each customer is started as POST /v1/customers would start it, several at a time, and answered in its
+// own result: a refusal fails its row only. `start_date`, `day` or `phase` begin a journey mid-playbook
+// without sending what came before. A customer whose journey already runs is `unchanged`, so the same
+// batch twice starts nothing the second time; two rows for one account: the second fails. With
+// `dry_run` nothing starts and each result lists what the customer would receive next. Once Temporal or
+// the store stops answering (or the batch has run for 40 s) the rows not yet tried fail `not_tried`
+// (503), safe to send again. The body may be up to 16 MiB.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/customers:batch (the `StartCustomers` operationId).
+func (c *ClientWithResponses) StartCustomersWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartCustomersResponse, error) {
+	rsp, err := c.StartCustomersWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartCustomersResponse(rsp)
+}
+
+// StartCustomersWithResponse Start up to 1,000 customers in one call, each where it stands (role sales)
+//
+// Each customer is started as POST /v1/customers would start it, several at a time, and answered in its
+// own result: a refusal fails its row only. `start_date`, `day` or `phase` begin a journey mid-playbook
+// without sending what came before. A customer whose journey already runs is `unchanged`, so the same
+// batch twice starts nothing the second time; two rows for one account: the second fails. With
+// `dry_run` nothing starts and each result lists what the customer would receive next. Once Temporal or
+// the store stops answering (or the batch has run for 40 s) the rows not yet tried fail `not_tried`
+// (503), safe to send again. The body may be up to 16 MiB.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/customers:batch (the `StartCustomers` operationId).
+func (c *ClientWithResponses) StartCustomersWithResponse(ctx context.Context, body StartCustomersJSONRequestBody, reqEditors ...RequestEditorFn) (*StartCustomersResponse, error) {
+	rsp, err := c.StartCustomers(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartCustomersResponse(rsp)
 }
 
 // GetInsightsWithResponse What green accounts do differently, from the latest insights run (role csm)
@@ -10007,6 +11861,50 @@ func (c *ClientWithResponses) DealWebhookWithResponse(ctx context.Context, param
 	return ParseDealWebhookResponse(rsp)
 }
 
+// HubspotWebhookWithBodyWithResponse HubSpot webhook deliveries, v3-signed; a deal moved to a closed-won stage starts its company's journey
+//
+// `X-HubSpot-Signature-v3`: base64 HMAC-SHA256, with HUBSPOT_CLIENT_SECRET, of method + URL + raw body +
+// timestamp, the URL being LIFECYCLE_PUBLIC_URL's scheme and host with the request's path and query, with
+// %3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B decoded. `X-HubSpot-Request-Timestamp`: milliseconds
+// since the epoch, within 5 minutes of now. Body: HubSpot's array of events (at most 100). An event
+// `deal.propertyChange` (or `object.propertyChange` with objectTypeId 0-3) of `dealstage` to a stage in
+// HUBSPOT_CLOSED_WON_STAGES reads the deal, its company, contacts and owner from HubSpot's CRM API and
+// starts the journey with the rules of POST /v1/customers; a deal starts one journey, ever. 503 `retry`
+// when HubSpot's API, Temporal or the store failed or was slow: HubSpot sends the delivery again.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhooks/hubspot (the `HubspotWebhook` operationId).
+func (c *ClientWithResponses) HubspotWebhookWithBodyWithResponse(ctx context.Context, params *HubspotWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HubspotWebhookResponse, error) {
+	rsp, err := c.HubspotWebhookWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHubspotWebhookResponse(rsp)
+}
+
+// HubspotWebhookWithResponse HubSpot webhook deliveries, v3-signed; a deal moved to a closed-won stage starts its company's journey
+//
+// `X-HubSpot-Signature-v3`: base64 HMAC-SHA256, with HUBSPOT_CLIENT_SECRET, of method + URL + raw body +
+// timestamp, the URL being LIFECYCLE_PUBLIC_URL's scheme and host with the request's path and query, with
+// %3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B decoded. `X-HubSpot-Request-Timestamp`: milliseconds
+// since the epoch, within 5 minutes of now. Body: HubSpot's array of events (at most 100). An event
+// `deal.propertyChange` (or `object.propertyChange` with objectTypeId 0-3) of `dealstage` to a stage in
+// HUBSPOT_CLOSED_WON_STAGES reads the deal, its company, contacts and owner from HubSpot's CRM API and
+// starts the journey with the rules of POST /v1/customers; a deal starts one journey, ever. 503 `retry`
+// when HubSpot's API, Temporal or the store failed or was slow: HubSpot sends the delivery again.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhooks/hubspot (the `HubspotWebhook` operationId).
+func (c *ClientWithResponses) HubspotWebhookWithResponse(ctx context.Context, params *HubspotWebhookParams, body HubspotWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*HubspotWebhookResponse, error) {
+	rsp, err := c.HubspotWebhook(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHubspotWebhookResponse(rsp)
+}
+
 // SendgridWebhookWithBodyWithResponse SendGrid event webhook, ECDSA-signed
 //
 // Verified with SENDGRID_WEBHOOK_PUBLIC_KEY over `<X-Twilio-Email-Event-Webhook-Timestamp><raw body>`
@@ -10053,6 +11951,94 @@ func (c *ClientWithResponses) SendgridWebhookWithResponse(ctx context.Context, p
 		return nil, err
 	}
 	return ParseSendgridWebhookResponse(rsp)
+}
+
+// ListSubscriptionsWithResponse Every subscription, oldest first, without its secret (role admin)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhooks/subscriptions (the `ListSubscriptions` operationId).
+func (c *ClientWithResponses) ListSubscriptionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListSubscriptionsResponse, error) {
+	rsp, err := c.ListSubscriptions(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSubscriptionsResponse(rsp)
+}
+
+// CreateSubscriptionWithBodyWithResponse Subscribe a URL to journey events, delivered signed as Standard Webhooks (role admin)
+//
+// The answer carries the subscription's `whsec_` secret, this once. Each event is posted as JSON with the
+// headers `webhook-id` (the event id, the same on every retry), `webhook-timestamp` (Unix seconds) and
+// `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`; a 2xx answer takes it, anything
+// else is retried with backoff until the journey's delivery deadline. At most 50 subscriptions (409).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhooks/subscriptions (the `CreateSubscription` operationId).
+func (c *ClientWithResponses) CreateSubscriptionWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSubscriptionResponse, error) {
+	rsp, err := c.CreateSubscriptionWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateSubscriptionResponse(rsp)
+}
+
+// CreateSubscriptionWithResponse Subscribe a URL to journey events, delivered signed as Standard Webhooks (role admin)
+//
+// The answer carries the subscription's `whsec_` secret, this once. Each event is posted as JSON with the
+// headers `webhook-id` (the event id, the same on every retry), `webhook-timestamp` (Unix seconds) and
+// `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`; a 2xx answer takes it, anything
+// else is retried with backoff until the journey's delivery deadline. At most 50 subscriptions (409).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhooks/subscriptions (the `CreateSubscription` operationId).
+func (c *ClientWithResponses) CreateSubscriptionWithResponse(ctx context.Context, body CreateSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSubscriptionResponse, error) {
+	rsp, err := c.CreateSubscription(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateSubscriptionResponse(rsp)
+}
+
+// DeleteSubscriptionWithResponse Stop a subscription; its delivery log goes with it (role admin)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/webhooks/subscriptions/{id} (the `DeleteSubscription` operationId).
+func (c *ClientWithResponses) DeleteSubscriptionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeleteSubscriptionResponse, error) {
+	rsp, err := c.DeleteSubscription(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteSubscriptionResponse(rsp)
+}
+
+// GetSubscriptionWithResponse One subscription, without its secret (role admin)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhooks/subscriptions/{id} (the `GetSubscription` operationId).
+func (c *ClientWithResponses) GetSubscriptionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetSubscriptionResponse, error) {
+	rsp, err := c.GetSubscription(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSubscriptionResponse(rsp)
+}
+
+// ListDeliveriesWithResponse A subscription's latest delivery attempts, newest first, with each failure (role admin)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhooks/subscriptions/{id}/deliveries (the `ListDeliveries` operationId).
+func (c *ClientWithResponses) ListDeliveriesWithResponse(ctx context.Context, id string, params *ListDeliveriesParams, reqEditors ...RequestEditorFn) (*ListDeliveriesResponse, error) {
+	rsp, err := c.ListDeliveries(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDeliveriesResponse(rsp)
 }
 
 // ParseGetEmailActionResponse parses an HTTP response from a GetEmailActionWithResponse call
@@ -11300,6 +13286,60 @@ func ParseResumeJourneyResponse(rsp *http.Response) (*ResumeJourneyResponse, err
 	return response, nil
 }
 
+// ParseGetSummaryResponse parses an HTTP response from a GetSummaryWithResponse call
+func ParseGetSummaryResponse(rsp *http.Response) (*GetSummaryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSummaryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Story
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListCustomerTasksResponse parses an HTTP response from a ListCustomerTasksWithResponse call
 func ParseListCustomerTasksResponse(rsp *http.Response) (*ListCustomerTasksResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -11566,6 +13606,67 @@ func ParseGetTimelineResponse(rsp *http.Response) (*GetTimelineResponse, error) 
 			return nil, err
 		}
 		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseStartCustomersResponse parses an HTTP response from a StartCustomersWithResponse call
+func ParseStartCustomersResponse(rsp *http.Response) (*StartCustomersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StartCustomersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BatchResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	}
 
@@ -12345,6 +14446,67 @@ func ParseDealWebhookResponse(rsp *http.Response) (*DealWebhookResponse, error) 
 	return response, nil
 }
 
+// ParseHubspotWebhookResponse parses an HTTP response from a HubspotWebhookWithResponse call
+func ParseHubspotWebhookResponse(rsp *http.Response) (*HubspotWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HubspotWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest HubSpotResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseSendgridWebhookResponse parses an HTTP response from a SendgridWebhookWithResponse call
 func ParseSendgridWebhookResponse(rsp *http.Response) (*SendgridWebhookResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -12393,6 +14555,324 @@ func ParseSendgridWebhookResponse(rsp *http.Response) (*SendgridWebhookResponse,
 			return nil, err
 		}
 		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListSubscriptionsResponse parses an HTTP response from a ListSubscriptionsWithResponse call
+func ParseListSubscriptionsResponse(rsp *http.Response) (*ListSubscriptionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSubscriptionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SubscriptionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateSubscriptionResponse parses an HTTP response from a CreateSubscriptionWithResponse call
+func ParseCreateSubscriptionResponse(rsp *http.Response) (*CreateSubscriptionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateSubscriptionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest SubscriptionView
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateSubscriptionResponse201Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers201 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteSubscriptionResponse parses an HTTP response from a DeleteSubscriptionWithResponse call
+func ParseDeleteSubscriptionResponse(rsp *http.Response) (*DeleteSubscriptionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteSubscriptionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Subscription
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetSubscriptionResponse parses an HTTP response from a GetSubscriptionWithResponse call
+func ParseGetSubscriptionResponse(rsp *http.Response) (*GetSubscriptionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSubscriptionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Subscription
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListDeliveriesResponse parses an HTTP response from a ListDeliveriesWithResponse call
+func ParseListDeliveriesResponse(rsp *http.Response) (*ListDeliveriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDeliveriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeliveryLog
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
