@@ -351,3 +351,50 @@ func outboxStepText(t *testing.T, h *harness, step string) string {
 	t.Fatalf("no message of step %s", step)
 	return ""
 }
+
+// TestAContactsMailboxFailingToTheDeadline: the admin's mailbox refuses
+// every message; the day-3 training invite to the admin is given up at the
+// delivery deadline under its own key and the CSM is told, while the
+// champion's emails and the user's copy of the invite go out as planned.
+func TestAContactsMailboxFailingToTheDeadline(t *testing.T) {
+	h := newHarness(t, accountInput(playbooks.Default()))
+	mailer := &failingMailer{next: h.outbox, address: "bob@acme.example"}
+	h.mailer = mailer
+	h.run(8)
+	assert.Greater(t, mailer.attempts, 2, "retried until the deadline")
+	failed, ok := h.entry("touchpoint:training-basics/ct2:failed")
+	require.True(t, ok, "the admin's copy is given up under its own key")
+	assert.Contains(t, failed.Cause, "500")
+	assert.InDelta(t, 5, h.wallDay(failed.At), 0.1, "two journey days after day 3")
+	to := h.recipients()
+	assert.Equal(t, []string{"cy@acme.example", "dee@acme.example"}, to["touchpoint:training-basics"], "the users got theirs")
+	assert.True(t, slices.ContainsFunc(h.sent(workflows.EntryTask), func(s string) bool { return strings.HasPrefix(s, "touchpoint:training-basics/ct2:failed@") }),
+		"the CSM is told: %v", h.sent(workflows.EntryTask))
+	assert.Equal(t, 1, h.final.Failures)
+	for _, e := range h.timeline.Entries {
+		assert.False(t, strings.HasPrefix(e.Step, "touchpoint:webinar-welcome") && strings.HasSuffix(e.Step, ":not-sent"), "day 7's invite was not held up")
+	}
+}
+
+// TestContactsAcrossAPause: a pause from day 2 to day 6 holds every
+// contact's email, and the training invite of day 3 reaches the admin and
+// the users four days late, once each.
+func TestContactsAcrossAPause(t *testing.T) {
+	h := newHarness(t, accountInput(playbooks.Default()))
+	h.at(2, func(c *call) { c.update("pause", workflows.UpdatePause, workflows.PauseRequest{Reason: "office move"}, nil) })
+	h.at(6, func(c *call) { c.update("resume", workflows.UpdateResume, workflows.ResumeRequest{}, nil) })
+	h.run(9)
+	require.NoError(t, h.results["pause"].rejected)
+	require.NoError(t, h.results["resume"].rejected)
+	assert.Contains(t, h.sent(workflows.EntryTouchpoint), "touchpoint:training-basics@7", "day 3 moved by the four paused days")
+	msgs, err := h.store.OutboxList(context.Background(), "acme", 1000)
+	require.NoError(t, err)
+	per := map[string]int{}
+	for _, m := range msgs {
+		if m.Step == "touchpoint:training-basics" {
+			per[m.ToEmail]++
+			assert.False(t, m.ScheduledFor.Before(testStart.Add(6*testDay)), "nothing went out while paused: %s at %s", m.ToEmail, m.ScheduledFor)
+		}
+	}
+	assert.Equal(t, map[string]int{"bob@acme.example": 1, "cy@acme.example": 1, "dee@acme.example": 1}, per)
+}
