@@ -381,7 +381,9 @@ func TestAContactsMailboxFailingToTheDeadline(t *testing.T) {
 // the users four days late, once each.
 func TestContactsAcrossAPause(t *testing.T) {
 	h := newHarness(t, accountInput(playbooks.Default()))
-	h.at(2, func(c *call) { c.update("pause", workflows.UpdatePause, workflows.PauseRequest{Reason: "office move"}, nil) })
+	h.at(2, func(c *call) {
+		c.update("pause", workflows.UpdatePause, workflows.PauseRequest{Reason: "office move"}, nil)
+	})
 	h.at(6, func(c *call) { c.update("resume", workflows.UpdateResume, workflows.ResumeRequest{}, nil) })
 	h.run(9)
 	require.NoError(t, h.results["pause"].rejected)
