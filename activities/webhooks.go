@@ -29,13 +29,14 @@ const (
 	EventComplaintResolved = "complaint.resolved"
 	EventRenewalReminder   = "renewal.reminder"
 	EventChurned           = "customer.churned"
+	EventOffboarded        = "customer.offboarded"
 	EventRenewed           = "customer.renewed"
 )
 
 // EventTypes lists every journey event type.
 var EventTypes = []string{
 	EventHealthChanged, EventEscalated, EventTaskOpened, EventComplaintOpened,
-	EventComplaintResolved, EventRenewalReminder, EventChurned, EventRenewed,
+	EventComplaintResolved, EventRenewalReminder, EventChurned, EventOffboarded, EventRenewed,
 }
 
 // WebhookEvent is one journey event, as every subscriber receives it. ID

@@ -1,10 +1,8 @@
 package apiserver
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,11 +105,11 @@ func (s *Server) startBatch(c *gin.Context) {
 	var stop atomic.Bool
 	deadline := time.Now().Add(batchBudget)
 	first := map[string]int{} // account id -> index of its first row
-	todo := make(chan int)
+	rows := make(chan int)
 	var wg sync.WaitGroup
 	for range min(batchWorkers, len(req.Customers)) {
 		wg.Go(func() {
-			for i := range todo {
+			for i := range rows {
 				if stop.Load() || time.Now().After(deadline) {
 					cu := req.Customers[i]
 					results[i] = BatchResult{Index: i, Line: cu.Line, CustomerID: cu.Account.ID, Status: http.StatusServiceUnavailable, Result: BatchFailed,
@@ -136,9 +134,9 @@ func (s *Server) startBatch(c *gin.Context) {
 			continue
 		}
 		first[cu.Account.ID] = i
-		todo <- i
+		rows <- i
 	}
-	close(todo)
+	close(rows)
 	wg.Wait()
 	resp := BatchResponse{DryRun: req.DryRun, Results: results}
 	for _, r := range results {
@@ -157,48 +155,38 @@ func (s *Server) startBatch(c *gin.Context) {
 }
 
 // batchOne runs one customer of a batch through the single start's code,
-// answering into a recorder instead of the batch's response.
+// its answer kept for the batch's response.
 func (s *Server) batchOne(c *gin.Context, i int, cu BatchCustomer, dryRun bool) BatchResult {
 	res := BatchResult{Index: i, Line: cu.Line, CustomerID: cu.Account.ID}
 	if cu.Line > 0 {
 		cu.source = fmt.Sprintf("line %d", cu.Line)
 	}
-	rec := httptest.NewRecorder()
-	sub := gin.CreateTestContextOnly(rec, s.router)
-	sub.Request = c.Request
-	for k, v := range c.Keys {
-		sub.Set(k, v)
-	}
-	in, ok := s.journeyInput(sub, cu.StartRequest)
-	switch {
-	case !ok:
-	case dryRun:
-		s.previewOne(sub, in, &res)
-	default:
-		s.launch(sub, in)
-	}
-	if ok {
+	status, detail := s.aside(c, func(sub *gin.Context) {
+		in, ok := s.journeyInput(sub, cu.StartRequest)
+		if !ok {
+			return
+		}
 		res.Day, res.Phase = 0, workflows.PhaseHandoff
 		if in.Import != nil {
 			res.Day, res.Phase = in.Import.Day, in.Import.Phase
 		}
-	}
-	if res.Result == "" {
-		res.Status = rec.Code
-		switch rec.Code {
-		case http.StatusCreated:
-			res.Result = BatchStarted
-		case http.StatusOK:
-			res.Result = BatchUnchanged
-		default:
-			res.Result = BatchFailed
-			var body ErrorBody
-			if json.Unmarshal(rec.Body.Bytes(), &body) == nil && body.Error.Code != "" {
-				res.Error = &body.Error
-			} else {
-				res.Error = &ErrorDetail{Code: "internal", Message: fmt.Sprintf("status %d", rec.Code)}
-			}
+		if dryRun {
+			s.previewOne(sub, in, &res)
+		} else {
+			s.launch(sub, in)
 		}
+	})
+	if res.Result != "" {
+		return res // a dry run's answer
+	}
+	res.Status, res.Error = status, detail
+	switch status {
+	case http.StatusCreated:
+		res.Result = BatchStarted
+	case http.StatusOK:
+		res.Result = BatchUnchanged
+	default:
+		res.Result = BatchFailed
 	}
 	return res
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -96,6 +97,28 @@ func (s *Server) start(c *gin.Context, req StartRequest) {
 	if ok {
 		s.launch(c, in)
 	}
+}
+
+// aside runs one start for a caller that answers many at once (a batch's
+// row, a deal of a HubSpot delivery): on a context of its own with the
+// request's keys, its answer kept instead of sent. It answers the status
+// and, for a refusal, the error.
+func (s *Server) aside(c *gin.Context, run func(sub *gin.Context)) (int, *ErrorDetail) {
+	rec := httptest.NewRecorder()
+	sub := gin.CreateTestContextOnly(rec, s.router)
+	sub.Request = c.Request
+	for k, v := range c.Keys {
+		sub.Set(k, v)
+	}
+	run(sub)
+	if rec.Code < 300 {
+		return rec.Code, nil
+	}
+	var body ErrorBody
+	if json.Unmarshal(rec.Body.Bytes(), &body) != nil || body.Error.Code == "" {
+		return rec.Code, &ErrorDetail{Code: "internal", Message: fmt.Sprintf("status %d", rec.Code)}
+	}
+	return rec.Code, &body.Error
 }
 
 // journeyInput turns a start request into the journey's input, checked as

@@ -1,7 +1,6 @@
 package apiserver
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -345,7 +344,10 @@ func (s *Server) hubspotJourney(c *gin.Context, d *hubspotDeal) HubSpotResult {
 	req.Account.ID, req.Account.Name, req.Account.Plan = st.AccountID, st.AccountName, st.Plan
 	req.Account.RenewalDate = Date{st.RenewalDate}
 	req.CSM, req.ManagerEmail, req.DealID, req.Contacts = st.CSM, st.ManagerEmail, st.DealID, st.Contacts
-	status, detail := s.startCaptured(c, req)
+	status, detail := s.aside(c, func(sub *gin.Context) { s.start(sub, req) })
+	if detail == nil {
+		detail = &ErrorDetail{}
+	}
 	out := HubSpotResult{DealID: d.id, CustomerID: st.AccountID}
 	switch {
 	case status == http.StatusCreated:
@@ -365,48 +367,4 @@ func (s *Server) hubspotJourney(c *gin.Context, d *hubspotDeal) HubSpotResult {
 			zap.Int("status", status), zap.String("reason", out.Reason))
 	}
 	return out
-}
-
-// startCaptured runs start and hands back its answer instead of sending it:
-// one delivery holds several deals, and one reply answers them all.
-func (s *Server) startCaptured(c *gin.Context, req StartRequest) (int, ErrorDetail) {
-	real := c.Writer
-	w := &capturedWriter{ResponseWriter: real, header: http.Header{}}
-	c.Writer = w
-	defer func() { c.Writer = real }()
-	s.start(c, req)
-	var body ErrorBody
-	if w.Status() >= 300 {
-		_ = json.Unmarshal(w.body.Bytes(), &body)
-	}
-	return w.Status(), body.Error
-}
-
-// capturedWriter keeps an answer in memory.
-type capturedWriter struct {
-	gin.ResponseWriter
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (w *capturedWriter) Header() http.Header { return w.header }
-func (w *capturedWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-}
-func (w *capturedWriter) WriteHeaderNow() {}
-func (w *capturedWriter) Write(b []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	return w.body.Write(b)
-}
-func (w *capturedWriter) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
-func (w *capturedWriter) Written() bool                     { return w.status != 0 }
-func (w *capturedWriter) Size() int                         { return w.body.Len() }
-func (w *capturedWriter) Status() int {
-	if w.status == 0 {
-		return http.StatusOK
-	}
-	return w.status
 }

@@ -58,7 +58,7 @@ type SubscriptionList struct {
 }
 
 // WebhookEventTypes are the event types a subscription may name.
-var WebhookEventTypes = append(slices.Clone(activities.EventTypes), workflows.EventOffboarded)
+var WebhookEventTypes = activities.EventTypes
 
 // Bounds on a subscription.
 const (

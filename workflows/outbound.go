@@ -24,9 +24,6 @@ import (
 // MaxPendingWebhooks bounds the journey events in flight at once.
 const MaxPendingWebhooks = 50
 
-// EventOffboarded is the event of a journey ended by offboarding.
-const EventOffboarded = "customer.offboarded"
-
 // eventOf is the event a timeline entry is, if any.
 func eventOf(kind, step string) string {
 	switch {
@@ -39,7 +36,7 @@ func eventOf(kind, step string) string {
 	case kind == EntryOutcome && step == "outcome:"+OutcomeChurned:
 		return activities.EventChurned
 	case kind == EntryOutcome && step == "outcome:"+OutcomeOffboarded:
-		return EventOffboarded
+		return activities.EventOffboarded
 	case kind == EntryOutcome && step == "outcome:"+OutcomeRenewed:
 		return activities.EventRenewed
 	case kind == EntrySystem && strings.HasPrefix(step, "task:") && strings.HasSuffix(step, ":opened"):

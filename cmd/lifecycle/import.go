@@ -101,6 +101,9 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	im := &importer{api: strings.TrimSuffix(cfg.Client.APIURL, "/"), key: cfg.Client.APIKey, dry: *dryRun,
 		out: stdout, bar: newProgress(stderr, len(rows)+len(bad)), retryWait: 500 * time.Millisecond}
 	im.bar.failed, im.bar.seen = len(bad), len(bad)
+	if *dryRun {
+		im.bar.verb = "would start"
+	}
 	for _, e := range bad {
 		im.problems = append(im.problems, e.Error())
 	}
@@ -270,12 +273,13 @@ type progress struct {
 	tty                        bool
 	total, seen                int
 	started, unchanged, failed int
+	verb                       string // "started", or "would start" in a dry run
 	lastTenth                  int
 	lastDraw                   time.Time
 }
 
 func newProgress(w io.Writer, total int) *progress {
-	p := &progress{w: w, total: total}
+	p := &progress{w: w, total: total, verb: "started"}
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			p.tty = true
@@ -304,8 +308,8 @@ func (p *progress) line() string {
 	if p.total > 0 {
 		filled = p.seen * width / p.total
 	}
-	return fmt.Sprintf("importing [%s%s] %d/%d · %d started · %d unchanged · %d failed",
-		strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.seen, p.total, p.started, p.unchanged, p.failed)
+	return fmt.Sprintf("importing [%s%s] %d/%d · %d %s · %d unchanged · %d failed",
+		strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.seen, p.total, p.started, p.verb, p.unchanged, p.failed)
 }
 
 func (p *progress) done() {
