@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,6 +89,27 @@ func SignWebhook(secret, id string, ts time.Time, body []byte) (string, error) {
 	fmt.Fprintf(mac, "%s.%d.", id, ts.Unix())
 	mac.Write(body)
 	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)), nil
+}
+
+// WebhookTargets answers which of the given event types some subscription
+// takes. The journey asks it (a local activity, since revision 8) before it
+// issues its events, so that with nobody subscribed no delivery is issued at
+// all: one marker in the history instead of an activity per event.
+func (a *Activities) WebhookTargets(ctx context.Context, types []string) ([]string, error) {
+	if a.Webhooks == nil {
+		return []string{}, nil
+	}
+	subs, err := a.Webhooks.Subscriptions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("webhook subscriptions: %w", err)
+	}
+	wanted := []string{}
+	for _, t := range types {
+		if slices.ContainsFunc(subs, func(s store.Subscription) bool { return s.Wants(t) }) && !slices.Contains(wanted, t) {
+			wanted = append(wanted, t)
+		}
+	}
+	return wanted, nil
 }
 
 // DeliverWebhook offers an event to every subscription that takes its type.

@@ -116,3 +116,34 @@ func TestDeliverWebhookFailures(t *testing.T) {
 	assert.Equal(t, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", sig, "the Standard Webhooks specification's example")
 	assert.True(t, strings.HasPrefix(store.NewWebhookSecret(), "whsec_"))
 }
+
+// TestWebhookTargets: the journey's question of who subscribed answers the
+// types some subscription takes, once each; no store or no subscription
+// answers none, and a store that cannot be read is an error.
+func TestWebhookTargets(t *testing.T) {
+	ctx := context.Background()
+	all := []string{activities.EventEscalated, activities.EventChurned, activities.EventChurned, activities.EventRenewed}
+	got, err := (&activities.Activities{}).WebhookTargets(ctx, all)
+	require.NoError(t, err)
+	assert.Empty(t, got, "no store: nobody subscribed")
+
+	st := webhookStore(t)
+	a := &activities.Activities{Webhooks: st}
+	got, err = a.WebhookTargets(ctx, all)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	_, err = st.CreateSubscription(ctx, store.Subscription{URL: "http://127.0.0.1:1/a", Events: []string{activities.EventChurned}})
+	require.NoError(t, err)
+	got, err = a.WebhookTargets(ctx, all)
+	require.NoError(t, err)
+	assert.Equal(t, []string{activities.EventChurned}, got)
+	_, err = st.CreateSubscription(ctx, store.Subscription{URL: "http://127.0.0.1:1/b", Events: []string{"*"}})
+	require.NoError(t, err)
+	got, err = a.WebhookTargets(ctx, all)
+	require.NoError(t, err)
+	assert.Equal(t, []string{activities.EventEscalated, activities.EventChurned, activities.EventRenewed}, got)
+
+	require.NoError(t, st.Close())
+	_, err = a.WebhookTargets(ctx, all)
+	assert.ErrorContains(t, err, "webhook subscriptions")
+}

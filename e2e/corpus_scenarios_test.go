@@ -100,8 +100,8 @@ var corpusScenarios = []corpusScenario{
 	{
 		// Since revision 7: a customer imported at day 6 of onboarding
 		// (nothing of days 0-5 sent, the milestone due on day 3 imported),
-		// a complaint opened and resolved, and churn; every journey event
-		// goes out as a webhook message in flight.
+		// a complaint opened and resolved, and churn; the journey events the
+		// corpus's subscriber takes go out as webhook messages in flight.
 		name: "import",
 		play: playImport,
 		runs: [][]check{{

@@ -144,7 +144,9 @@ type Account struct {
 //     journey with nobody left to email tasks the CSM to find someone.
 //  7. A journey may begin mid-playbook (JourneyInput.Import, imports.go),
 //     and journey events go out to webhook subscribers (outbound.go).
-const Revision = 7
+//  8. Journey events are issued only when some subscription takes their
+//     type (a local activity asks the store once per batch of events).
+const Revision = 8
 
 // JourneyInput starts (or, with Carry set, continues) a journey.
 type JourneyInput struct {

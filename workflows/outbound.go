@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/seed-a80403e2/lifecycle/activities"
@@ -19,7 +20,8 @@ import (
 // its event id, retried with backoff until the delivery deadline, carried
 // across continue-as-new, and never waited for by the schedule. Webhook
 // messages have a bound of their own, so a receiver that is down for days
-// never crowds out the customer's email.
+// never crowds out the customer's email. Since revision 8 only the events
+// some subscription takes are issued (flushEvents).
 
 // MaxPendingWebhooks bounds the journey events in flight at once.
 const MaxPendingWebhooks = 50
@@ -85,14 +87,51 @@ func (j *journey) healthEvent(now time.Time, sc Scores) {
 	})
 }
 
-// flushEvents issues the queued events as messages in flight.
+// flushEvents issues the queued events as messages in flight. Since
+// revision 8 it first asks which of their types some subscription takes
+// (activities.WebhookTargets, a local activity) and issues only those: a
+// portfolio nobody subscribed to issues no delivery at all. When the store
+// cannot say, every event is issued, and its delivery checks for itself.
 func (j *journey) flushEvents(ctx workflow.Context, now time.Time) {
 	for len(j.c.Outgoing) > 0 {
-		ev := j.c.Outgoing[0]
-		j.c.Outgoing = j.c.Outgoing[1:]
-		j.send(ctx, now, SendRun{Key: ev.ID, Step: "webhook:" + ev.Type, Role: roleWebhook, Webhook: &ev})
+		// Handlers may queue more while the question is out: they wait for
+		// the next turn of the loop.
+		batch := j.c.Outgoing
+		j.c.Outgoing = nil
+		if j.rev >= 8 {
+			batch = j.subscribed(ctx, batch)
+			now = workflow.Now(ctx)
+		}
+		for _, ev := range batch {
+			j.send(ctx, now, SendRun{Key: ev.ID, Step: "webhook:" + ev.Type, Role: roleWebhook, Webhook: &ev})
+		}
 	}
 	j.c.Outgoing = nil
+}
+
+// targetOptions bound the question of who subscribed: one quick try, not
+// retried (retries would hold the journey's next steps), then the events go
+// out to be checked by their deliveries.
+var targetOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout: 5 * time.Second,
+	RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+}
+
+// subscribed keeps the events whose type some subscription takes.
+func (j *journey) subscribed(ctx workflow.Context, evs []activities.WebhookEvent) []activities.WebhookEvent {
+	var types []string
+	for _, ev := range evs {
+		if !slices.Contains(types, ev.Type) {
+			types = append(types, ev.Type)
+		}
+	}
+	var wanted []string
+	err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, targetOptions), acts.WebhookTargets, types).Get(ctx, &wanted)
+	if err != nil {
+		j.log.Warn("webhook subscriptions not read: the events go out and their deliveries check", "events", len(evs), "error", err)
+		return evs
+	}
+	return slices.DeleteFunc(evs, func(ev activities.WebhookEvent) bool { return !slices.Contains(wanted, ev.Type) })
 }
 
 // roleWebhook is the role of a webhook message in flight.

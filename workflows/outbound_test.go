@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,11 +11,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 
 	"github.com/seed-a80403e2/lifecycle/activities"
 	"github.com/seed-a80403e2/lifecycle/internal/store"
@@ -79,14 +82,28 @@ func (r *receiver) types() []string {
 	return out
 }
 
+// steps are the journey's emails, tasks and escalations by day.
+func steps(h *harness) []string {
+	return h.sent(workflows.EntryTouchpoint, workflows.EntryTask, workflows.EntryEscalation)
+}
+
 // eventfulJourney is 90 days with a complaint, its resolution, silence,
 // renewal reminders on days 10, 40 and 70 (the renewal is on day 100) and
 // churn on day 80.
 func eventfulJourney(t *testing.T, subscribe func(st *store.Store)) *harness {
+	return eventfulJourneyThrough(t, subscribe, nil)
+}
+
+// eventfulJourneyThrough is eventfulJourney with the store's webhook side
+// wrapped (a store failing, say) when wrap is set.
+func eventfulJourneyThrough(t *testing.T, subscribe func(st *store.Store), wrap func(activities.Webhooks) activities.Webhooks) *harness {
 	in := testInput(playbooks.Default())
 	in.Account.RenewalDate = testStart.AddDate(0, 0, 100)
 	h := newHarness(t, in)
 	h.webhooks = h.store
+	if wrap != nil {
+		h.webhooks = wrap(h.store)
+	}
 	if subscribe != nil {
 		subscribe(h.store)
 	}
@@ -163,9 +180,6 @@ func TestJourneyEventsReachTheirSubscribers(t *testing.T) {
 // with nobody subscribed; its events are given up at the delivery deadline
 // and the delivery log shows every failed attempt.
 func TestADownReceiverDelaysNothing(t *testing.T) {
-	steps := func(h *harness) []string {
-		return h.sent(workflows.EntryTouchpoint, workflows.EntryTask, workflows.EntryEscalation)
-	}
 	alone := eventfulJourney(t, nil)
 	down := newReceiver(t, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", true)
 	h := eventfulJourney(t, subscribeTo(t, down.srv.URL, "*"))
@@ -190,4 +204,67 @@ func TestADownReceiverDelaysNothing(t *testing.T) {
 		assert.Equal(t, http.StatusServiceUnavailable, d.HTTPStatus)
 	}
 	assert.Zero(t, h.final.Failures, "a webhook given up is not an email given up")
+}
+
+// activityCount is how many activities of a type the journey's runs
+// completed.
+func (h *harness) activityCount(name string) int {
+	n := 0
+	for _, r := range h.runs {
+		n += r.Activities[name]
+	}
+	return n
+}
+
+// TestNobodySubscribedIssuesNoDelivery: with no subscription the journey's
+// events cost a question to the store per batch and no delivery activity,
+// and an eventful journey's schedule is the same.
+func TestNobodySubscribedIssuesNoDelivery(t *testing.T) {
+	h := eventfulJourney(t, nil)
+	assert.Zero(t, h.activityCount("DeliverWebhook"), "no delivery issued")
+	asked := h.activityCount("local")
+	assert.Positive(t, asked, "the journey asked who subscribed")
+	assert.Less(t, asked, 40, "once per batch of events, not per wake-up")
+	assert.Contains(t, h.sent(workflows.EntryTouchpoint), "renewal:2026-04-15:30d@70")
+}
+
+// TestOnlySubscribedTypesAreIssued: a subscription to churn alone makes the
+// journey issue one delivery, the churn, out of all its events.
+func TestOnlySubscribedTypesAreIssued(t *testing.T) {
+	churn := newReceiver(t, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", false)
+	h := eventfulJourney(t, subscribeTo(t, churn.srv.URL, activities.EventChurned))
+	assert.Equal(t, []string{"customer.churned@80"}, churn.types())
+	assert.Equal(t, 1, h.activityCount("DeliverWebhook"), "the churn's delivery only")
+}
+
+// unreadableSubscriptions is a store whose subscription list cannot be read
+// by the journey's question (a local activity), while deliveries read it.
+type unreadableSubscriptions struct {
+	activities.Webhooks
+	refused atomic.Int32
+}
+
+func (u *unreadableSubscriptions) Subscriptions(ctx context.Context) ([]store.Subscription, error) {
+	if activity.IsActivity(ctx) && activity.GetInfo(ctx).IsLocalActivity {
+		u.refused.Add(1)
+		return nil, errors.New("database is locked")
+	}
+	return u.Webhooks.Subscriptions(ctx)
+}
+
+// TestSubscriptionsUnreadableEveryEventGoesOut: when the store cannot say
+// who subscribed, the journey issues every event and each delivery checks
+// for itself: the subscriber of renewal reminders still gets all three, and
+// the schedule is unchanged.
+func TestSubscriptionsUnreadableEveryEventGoesOut(t *testing.T) {
+	rcv := newReceiver(t, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", false)
+	var u *unreadableSubscriptions
+	h := eventfulJourneyThrough(t, subscribeTo(t, rcv.srv.URL, activities.EventRenewalReminder), func(w activities.Webhooks) activities.Webhooks {
+		u = &unreadableSubscriptions{Webhooks: w}
+		return u
+	})
+	assert.Positive(t, u.refused.Load())
+	assert.Equal(t, []string{"renewal.reminder@10", "renewal.reminder@40", "renewal.reminder@70"}, rcv.types())
+	assert.Greater(t, h.activityCount("DeliverWebhook"), 3, "every event issued, not only the subscribed ones")
+	assert.Equal(t, steps(eventfulJourney(t, nil)), steps(h))
 }

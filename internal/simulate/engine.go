@@ -71,6 +71,10 @@ type Journey struct {
 type RunCost struct {
 	Events  int       `json:"events"` // estimated history events
 	Updates int       `json:"updates"`
+	// Activities counts the activities the run completed, by type; local
+	// activities (the journey's questions to the store) together under
+	// "local", since the test environment names them by their wrapper.
+	Activities map[string]int `json:"activities,omitempty"`
 	Start   time.Time `json:"start"`
 	End     time.Time `json:"end"`
 }
@@ -218,10 +222,8 @@ func (j *Journey) Run(until float64) (Ending, error) {
 		env.SetTestTimeout(5 * time.Minute)
 		env.RegisterWorkflow(workflows.CustomerLifecycle)
 		env.RegisterActivity(&activities.Activities{Mailer: mailer, Templates: tpl, Tasks: j.Tasks, Slack: j.Slack, Webhooks: j.Webhooks})
-		j.Runs = append(j.Runs, RunCost{Events: 3, Start: runStart})
-		if j.CountHistory {
-			j.countHistory(env)
-		}
+		j.Runs = append(j.Runs, RunCost{Events: 3, Start: runStart, Activities: map[string]int{}})
+		j.countHistory(env)
 		elapsed := runStart.Sub(j.Start)
 		c := &Call{j: j, env: env}
 		var pending []*scripted
@@ -284,17 +286,28 @@ func (j *Journey) Run(until float64) (Ending, error) {
 	}
 }
 
-// countHistory estimates the history length the way the server counts it
-// (activity: scheduled, started, completed; timer: started, fired or
-// canceled; each wake-up a workflow task of three events) and hands it to
-// the workflow.
+// countHistory counts the run's activities and, with CountHistory,
+// estimates the history length the way the server counts it (activity:
+// scheduled, started, completed; local activity: a marker; timer: started,
+// fired or canceled; each wake-up a workflow task of three events) and
+// hands it to the workflow.
 func (j *Journey) countHistory(env *testsuite.TestWorkflowEnvironment) {
 	add := func(n int) {
+		if !j.CountHistory {
+			return
+		}
 		r := &j.Runs[len(j.Runs)-1]
 		r.Events += n
 		env.SetCurrentHistoryLength(r.Events)
 	}
-	env.SetOnActivityCompletedListener(func(*activity.Info, converter.EncodedValue, error) { add(6) })
+	env.SetOnActivityCompletedListener(func(info *activity.Info, _ converter.EncodedValue, _ error) {
+		j.Runs[len(j.Runs)-1].Activities[info.ActivityType.Name]++
+		add(6)
+	})
+	env.SetOnLocalActivityCompletedListener(func(*activity.Info, converter.EncodedValue, error) {
+		j.Runs[len(j.Runs)-1].Activities["local"]++
+		add(1)
+	})
 	env.SetOnTimerScheduledListener(func(string, time.Duration) { add(1) })
 	env.SetOnTimerFiredListener(func(string) { add(4) })
 	env.SetOnTimerCanceledListener(func(string) { add(1) })
