@@ -69,14 +69,15 @@ type Journey struct {
 
 // RunCost is what one run of a journey cost in history.
 type RunCost struct {
-	Events  int       `json:"events"` // estimated history events
-	Updates int       `json:"updates"`
+	Events  int `json:"events"` // estimated history events
+	Updates int `json:"updates"`
 	// Activities counts the activities the run completed, by type; local
 	// activities (the journey's questions to the store) together under
-	// "local", since the test environment names them by their wrapper.
-	Activities map[string]int `json:"activities,omitempty"`
-	Start   time.Time `json:"start"`
-	End     time.Time `json:"end"`
+	// "local", since the test environment names them by their wrapper. Not
+	// part of the simulation's answer.
+	Activities map[string]int `json:"-"`
+	Start      time.Time      `json:"start"`
+	End        time.Time      `json:"end"`
 }
 
 type scripted struct {
