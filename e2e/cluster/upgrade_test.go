@@ -112,7 +112,7 @@ func (cl *cluster) rollingUpgrade(ctx context.Context, t *testing.T, l *ledger, 
 		u.problem("starting journeys after the promotion: %v", err)
 	}
 	ld.add(fresh...)
-	after := cl.waitVersioned(ctx, fresh, 60*time.Second)
+	after := cl.waitVersioned(ctx, fresh, 120*time.Second)
 	for _, id := range fresh {
 		if after[id].pinnedTo("b") {
 			u.newOnB++
