@@ -274,15 +274,20 @@ func (s *Server) query(c *gin.Context, name string, out any, args ...any) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
 	defer cancel()
-	v, err := s.opts.Client.QueryWorkflow(ctx, workflows.WorkflowID(id), "", name, args...)
-	if err == nil {
-		err = v.Get(out)
-	}
-	if err != nil {
+	if err := s.queryInto(ctx, id, name, out, args...); err != nil {
 		s.temporalError(c, err, id)
 		return
 	}
 	c.JSON(http.StatusOK, out)
+}
+
+// queryInto runs a query of the customer's journey and decodes its answer.
+func (s *Server) queryInto(ctx context.Context, id, name string, out any, args ...any) error {
+	v, err := s.opts.Client.QueryWorkflow(ctx, workflows.WorkflowID(id), "", name, args...)
+	if err != nil {
+		return err
+	}
+	return v.Get(out)
 }
 
 // getCustomer answers the state as of now, not as of the journey's last

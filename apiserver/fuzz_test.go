@@ -75,7 +75,9 @@ type fzAPI struct {
 	sgDone map[string]bool
 }
 
-func newFuzzAPI(f *testing.F) *fzAPI {
+// fuzzDeps are a fuzzed API's Temporal client, which cannot reach a server
+// (127.0.0.1:1), and its store.
+func fuzzDeps(f *testing.F) (client.Client, *store.Store) {
 	f.Helper()
 	quiet := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 	c, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: quiet})
@@ -88,6 +90,12 @@ func newFuzzAPI(f *testing.F) *fzAPI {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { _ = st.Close() })
+	return c, st
+}
+
+func newFuzzAPI(f *testing.F) *fzAPI {
+	f.Helper()
+	c, st := fuzzDeps(f)
 	sgKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		f.Fatal(err)

@@ -1,22 +1,17 @@
 package apiserver_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	"go.uber.org/zap"
 
 	"github.com/seed-a80403e2/lifecycle/apiserver"
 	"github.com/seed-a80403e2/lifecycle/internal/hubspot"
-	"github.com/seed-a80403e2/lifecycle/internal/store"
 )
 
 const fzHubSpotSecret = "fuzz-hubspot-client-secret"
@@ -26,17 +21,7 @@ const fzHubSpotSecret = "fuzz-hubspot-client-secret"
 // (a closed port), so a closed-won deal answers 503 and nothing else does.
 func newFuzzHubSpotAPI(f *testing.F) *fzAPI {
 	f.Helper()
-	quiet := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
-	c, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: quiet})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(c.Close)
-	st, err := store.Open(context.Background(), "", f.TempDir())
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = st.Close() })
+	c, st := fuzzDeps(f)
 	api := apiserver.New(apiserver.Options{
 		Client: c, Namespace: "default", Logger: zap.NewNop(), MaxBody: fzMaxBody, Now: func() time.Time { return fzNow },
 		Store: st,

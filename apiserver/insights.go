@@ -201,11 +201,7 @@ func (s *Server) getCustomerInsights(c *gin.Context) {
 	defer cancel()
 	now := s.opts.Now()
 	var state workflows.State
-	v, err := s.opts.Client.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryState, workflows.StateQuery{At: now, Brief: true})
-	if err == nil {
-		err = v.Get(&state)
-	}
-	if err != nil {
+	if err := s.queryInto(ctx, id, workflows.QueryState, &state, workflows.StateQuery{At: now, Brief: true}); err != nil {
 		s.temporalError(c, err, id)
 		return
 	}

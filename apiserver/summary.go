@@ -39,11 +39,3 @@ func (s *Server) getSummary(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, story.Compose(st, tl, now))
 }
-
-func (s *Server) queryInto(ctx context.Context, id, name string, out any, args ...any) error {
-	v, err := s.opts.Client.QueryWorkflow(ctx, workflows.WorkflowID(id), "", name, args...)
-	if err != nil {
-		return err
-	}
-	return v.Get(out)
-}

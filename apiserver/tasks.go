@@ -221,11 +221,7 @@ func (s *Server) briefState(c *gin.Context) (string, workflows.State, bool) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
 	defer cancel()
-	v, err := s.opts.Client.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryState, workflows.StateQuery{At: s.opts.Now(), Brief: true})
-	if err == nil {
-		err = v.Get(&st)
-	}
-	if err != nil {
+	if err := s.queryInto(ctx, id, workflows.QueryState, &st, workflows.StateQuery{At: s.opts.Now(), Brief: true}); err != nil {
 		s.temporalError(c, err, id)
 		return id, st, false
 	}
